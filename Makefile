@@ -1,0 +1,94 @@
+# Two commands do all set-up on a fresh Debian 12 machine (as root): `make lab` and `make test`.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+VENV := $(CURDIR)/.venv
+CACHE := $(CURDIR)/.cache
+COLLECTION := $(CURDIR)/collections/ansible_collections/sixtunnel/openvpn
+PYTHON ?= python3
+MOLECULE_SCENARIOS ?= default static_key
+
+export PATH := $(VENV)/bin:$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/collections
+export ANSIBLE_FORCE_COLOR := false
+export PY_COLORS := 0
+# This host's podman quirks (runc on cgroups v1, low nofile limit), if it has any.
+CONTAINERS_CONF_FILE := $(shell tests/podman/containers-conf.sh $(CACHE))
+ifneq ($(CONTAINERS_CONF_FILE),)
+export CONTAINERS_CONF := $(CONTAINERS_CONF_FILE)
+endif
+
+COLLECTION_SOURCES := galaxy.yml README.md CHANGELOG.md $(shell find meta plugins roles playbooks docs -type f -not -path '*/__pycache__/*')
+
+.PHONY: help
+help:
+	@echo "make lab        podman lab: a gateway and two laptops, site.yml, tunnels shown working"
+	@echo "make lab-clean  remove the lab's containers and network"
+	@echo "make test       lint, unit tests, docs check and the Molecule scenarios ($(MOLECULE_SCENARIOS))"
+	@echo "make bench      benchmarks (not part of make test)"
+
+$(CACHE)/host.stamp: tests/podman/host-setup.sh
+	tests/podman/host-setup.sh
+	@mkdir -p $(CACHE) && touch $@
+
+$(VENV)/.stamp: requirements/test.txt $(CACHE)/host.stamp
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements/test.txt
+	touch $@
+
+.PHONY: venv
+venv: $(VENV)/.stamp
+
+# The tests run against the collection as a user gets it: built, then installed from the tarball.
+$(COLLECTION)/MANIFEST.json: $(VENV)/.stamp $(COLLECTION_SOURCES)
+	rm -rf $(CACHE)/dist && mkdir -p $(CACHE)/dist
+	ansible-galaxy collection build --force --output-path $(CACHE)/dist .
+	ansible-galaxy collection install --force --no-deps -p $(CURDIR)/collections $(CACHE)/dist/sixtunnel-openvpn-*.tar.gz
+
+.PHONY: collection
+collection: $(COLLECTION)/MANIFEST.json
+
+.PHONY: image
+image: $(CACHE)/host.stamp
+	tests/podman/build-image.sh $(CACHE) > $(CACHE)/image-name
+
+.PHONY: lint
+lint: collection
+	yamllint --strict .
+	ansible-lint
+	ruff check .
+	ruff format --check .
+
+.PHONY: unit
+unit: collection
+	pytest tests/unit
+
+# The filters' and module's docs print from the installed collection.
+.PHONY: docs-check
+docs-check: collection
+	for plugin in filter:tunnel_prefix filter:tunnel_plan module:tunnel_keys; do \
+	  ansible-doc -t $${plugin%%:*} sixtunnel.openvpn.$${plugin#*:} | grep -q EXAMPLES || { echo "no docs for $$plugin"; exit 1; }; \
+	done
+
+.PHONY: molecule
+molecule: collection image
+	for scenario in $(MOLECULE_SCENARIOS); do \
+	  SIXTUNNEL_IMAGE=$$(cat $(CACHE)/image-name) molecule test -s $$scenario || exit 1; \
+	done
+
+.PHONY: test
+test: lint unit docs-check molecule
+
+.PHONY: lab
+lab: collection image
+	SIXTUNNEL_IMAGE=$$(cat $(CACHE)/image-name) tests/podman/lab.sh up
+
+.PHONY: lab-clean
+lab-clean:
+	tests/podman/lab.sh down
+
+.PHONY: bench
+bench: collection
+	python benchmarks/bench_planner.py

@@ -1,0 +1,95 @@
+"""Proves a converged site with traffic: each laptop's tunnel passes IPv6 both ways and reaches the site."""
+
+import time
+
+import pytest
+
+SITE_ADDRESS = "2001:db8:abba::1"  # on the gateway's loopback, beyond the tunnel (prepare.yml)
+
+
+def ping6(host, address, attempts=20):
+    """Ping until one answer comes back; a fresh tunnel may still be finishing its handshake."""
+    for _ in range(attempts):
+        if host.run(f"ping -6 -c 1 -W 1 {address}").rc == 0:
+            return True
+        time.sleep(1)
+    return False
+
+
+def present_laptops(plan):
+    return [name for name, tunnel in plan.items() if tunnel["state"] == "present"]
+
+
+def test_laptop_reaches_gateway_end_and_site(hosts, plan):
+    for name in present_laptops(plan):
+        laptop = hosts(name)
+        assert ping6(laptop, plan[name]["gateway_ip"]), f"{name} cannot ping its gateway end"
+        assert ping6(laptop, SITE_ADDRESS), f"{name} cannot reach the site address {SITE_ADDRESS}"
+
+
+def test_gateway_reaches_each_laptop(hosts, gateway_name, plan):
+    gateway = hosts(gateway_name)
+    for name in present_laptops(plan):
+        assert ping6(gateway, plan[name]["laptop_ip"]), f"gateway cannot ping {name}"
+
+
+def test_laptop_routes_global_unicast_via_gateway_end(hosts, plan):
+    for name in present_laptops(plan):
+        route = hosts(name).check_output("ip -6 route show 2000::/3")
+        assert f"via {plan[name]['gateway_ip']} dev {plan[name]['interface']}" in route
+
+
+def test_addresses_match_the_plan(hosts, gateway_name, plan):
+    gateway = hosts(gateway_name)
+    for name in present_laptops(plan):
+        tunnel = plan[name]
+        assert tunnel["laptop_address"] in hosts(name).check_output(f"ip -6 addr show dev {tunnel['interface']}")
+        assert tunnel["gateway_address"] in gateway.check_output(f"ip -6 addr show dev {tunnel['interface']}")
+
+
+def test_configs_match_the_plan(hosts, gateway_name, plan, auth_mode):
+    gateway = hosts(gateway_name)
+    for name in present_laptops(plan):
+        tunnel = plan[name]
+        server_conf = gateway.file(f"/etc/openvpn/server/sixtunnel-{name}.conf").content_string
+        assert f"\nport {tunnel['port']}\n" in server_conf
+        assert f"\ndev {tunnel['interface']}\n" in server_conf
+        client_conf = hosts(name).file("/etc/openvpn/client/sixtunnel.conf").content_string
+        assert f" {tunnel['port']}\n" in client_conf
+        assert ("\ntls-client\n" in client_conf) == (auth_mode == "peer_fingerprint")
+        assert ("\nsecret " in client_conf) == (auth_mode == "static_key")
+        assert "script-security 2\n" in client_conf
+
+
+def test_services_enabled_and_active(hosts, gateway_name, plan):
+    gateway = hosts(gateway_name)
+    for name in present_laptops(plan):
+        server = gateway.service(f"openvpn-server@sixtunnel-{name}")
+        client = hosts(name).service("openvpn-client@sixtunnel")
+        assert server.is_running and server.is_enabled
+        assert client.is_running and client.is_enabled
+
+
+@pytest.mark.parametrize("side", ["gateway", "laptop"])
+def test_key_files_are_root_only(hosts, gateway_name, plan, auth_mode, side):
+    key_names = ["key.pem"] if auth_mode == "peer_fingerprint" else ["static.key"]
+    for name in present_laptops(plan):
+        host, directory = (
+            (hosts(gateway_name), f"/etc/openvpn/server/sixtunnel-{name}")
+            if side == "gateway"
+            else (hosts(name), "/etc/openvpn/client/sixtunnel")
+        )
+        assert host.file(directory).mode == 0o700
+        for key_name in key_names:
+            key = host.file(f"{directory}/{key_name}")
+            assert key.exists and key.user == "root" and key.group == "root" and key.mode == 0o600
+
+
+def test_up_scripts_are_root_owned_and_not_world_accessible(hosts, gateway_name, plan):
+    for name in present_laptops(plan):
+        for host, script in (
+            (hosts(gateway_name), f"/etc/openvpn/server/sixtunnel-{name}/up.sh"),
+            (hosts(name), "/etc/openvpn/client/sixtunnel/up.sh"),
+        ):
+            assert host.file(script).user == "root"
+            assert host.file(script).mode == 0o750

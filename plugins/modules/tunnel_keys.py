@@ -1,0 +1,157 @@
+#!/usr/bin/python
+# Copyright (c) 2026, sixtunnel.openvpn contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: tunnel_keys
+short_description: Make the key material of OpenVPN tunnel ends once, on the host that uses it
+version_added: 1.0.0
+description:
+  - For each directory, makes one tunnel end's key material if it is missing, and never touches it again;
+    re-runs do not regenerate keys.
+  - O(kind=certificate) makes an EC P-256 private key C(key.pem) and a self-signed certificate C(cert.pem) with
+    C(openssl), and returns the certificate's SHA-256 fingerprint, the value OpenVPN's C(peer-fingerprint) pins.
+    A directory that has C(key.pem) but lost C(cert.pem) gets a new certificate for the same key.
+  - O(kind=static_key) makes C(static.key) with C(openvpn --genkey secret), the compatibility mode of the seed article.
+  - Key files are written mode 0600 from the start (umask 077) and renamed into place, so no reader ever sees a
+    partial or world-readable key. Key contents are never returned.
+  - One call handles every directory, so a gateway with many laptops pays one round trip.
+options:
+  directories:
+    description: Directories, one per tunnel end. Missing ones are made, mode 0700.
+    type: list
+    elements: path
+    required: true
+  kind:
+    description: What to make in each directory.
+    type: str
+    choices: [certificate, static_key]
+    default: certificate
+  certificate_days:
+    description: Validity of new self-signed certificates, in days. Existing certificates are kept.
+    type: int
+    default: 3650
+author:
+  - sixtunnel.openvpn contributors
+notes:
+  - Supports check mode; it then reports what it would make and returns the fingerprints of what exists.
+requirements:
+  - openssl (O(kind=certificate)) or openvpn (O(kind=static_key)) on the managed host.
+"""
+
+EXAMPLES = r"""
+- name: Make the gateway's key pair of each tunnel
+  sixtunnel.openvpn.tunnel_keys:
+    directories:
+      - /etc/openvpn/server/sixtunnel-laptop1
+      - /etc/openvpn/server/sixtunnel-laptop2
+  register: gateway_keys
+
+- name: Show the fingerprint laptop1 must pin
+  ansible.builtin.debug:
+    msg: "{{ gateway_keys.fingerprints['/etc/openvpn/server/sixtunnel-laptop1'] }}"
+"""
+
+RETURN = r"""
+fingerprints:
+  description: SHA-256 fingerprint of C(cert.pem) per directory, upper-case hex with colons (O(kind=certificate)).
+  returned: always
+  type: dict
+  sample: {"/etc/openvpn/server/sixtunnel-laptop1": "3A:9F:...:C2"}
+created:
+  description: Directories whose key material this run made (or would make, in check mode).
+  returned: always
+  type: list
+  elements: str
+"""
+
+import base64
+import hashlib
+import os
+import re
+
+from ansible.module_utils.basic import AnsibleModule
+
+PEM_CERTIFICATE = re.compile(r"-----BEGIN CERTIFICATE-----(.+?)-----END CERTIFICATE-----", re.DOTALL)
+
+
+def certificate_fingerprint(cert_path: str) -> str:
+    with open(cert_path, encoding="ascii") as handle:
+        match = PEM_CERTIFICATE.search(handle.read())
+    if not match:
+        raise ValueError(f"{cert_path} holds no PEM certificate")
+    digest = hashlib.sha256(base64.b64decode("".join(match.group(1).split()))).hexdigest().upper()
+    return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
+
+
+def run_private(module: AnsibleModule, argv: list[str]) -> None:
+    """Run a key-making command with umask 077, so no key file is ever readable by others."""
+    old_umask = os.umask(0o077)
+    try:
+        rc, _out, err = module.run_command(argv)
+    finally:
+        os.umask(old_umask)
+    if rc != 0:
+        module.fail_json(msg=f"{argv[0]} failed with rc={rc}: {err.strip()}")
+
+
+def make_certificate(module: AnsibleModule, directory: str, days: int) -> None:
+    key_path = os.path.join(directory, "key.pem")
+    cert_path = os.path.join(directory, "cert.pem")
+    openssl = module.get_bin_path("openssl", required=True)
+    subject = "/CN=" + os.path.basename(directory.rstrip("/"))
+    request = [openssl, "req", "-x509", "-sha256", "-days", str(days), "-subj", subject, "-out", cert_path + ".tmp"]
+    if os.path.exists(key_path):
+        run_private(module, request + ["-key", key_path])
+    else:
+        new_key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key_path + ".tmp"]
+        run_private(module, request + new_key)
+        os.rename(key_path + ".tmp", key_path)
+    os.chmod(cert_path + ".tmp", 0o644)
+    os.rename(cert_path + ".tmp", cert_path)
+
+
+def make_static_key(module: AnsibleModule, directory: str) -> None:
+    key_path = os.path.join(directory, "static.key")
+    openvpn = module.get_bin_path("openvpn", required=True)
+    run_private(module, [openvpn, "--genkey", "secret", key_path + ".tmp"])
+    os.rename(key_path + ".tmp", key_path)
+
+
+def is_complete(directory: str, kind: str) -> bool:
+    wanted = ["key.pem", "cert.pem"] if kind == "certificate" else ["static.key"]
+    return all(os.path.isfile(os.path.join(directory, name)) for name in wanted)
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            "directories": {"type": "list", "elements": "path", "required": True},
+            "kind": {"type": "str", "choices": ["certificate", "static_key"], "default": "certificate"},
+            "certificate_days": {"type": "int", "default": 3650},
+        },
+        supports_check_mode=True,
+    )
+    kind = module.params["kind"]
+    created = []
+    fingerprints = {}
+    for directory in module.params["directories"]:
+        if not is_complete(directory, kind):
+            created.append(directory)
+            if module.check_mode:
+                continue
+            os.makedirs(directory, mode=0o700, exist_ok=True)
+            if kind == "certificate":
+                make_certificate(module, directory, module.params["certificate_days"])
+            else:
+                make_static_key(module, directory)
+        if kind == "certificate":
+            fingerprints[directory] = certificate_fingerprint(os.path.join(directory, "cert.pem"))
+    module.exit_json(changed=bool(created), created=created, fingerprints=fingerprints)
+
+
+if __name__ == "__main__":
+    main()

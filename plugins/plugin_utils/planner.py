@@ -1,0 +1,691 @@
+# Copyright (c) 2024, sixtunnel.openvpn contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Address planner for IPv6 tunnelled over OpenVPN from laptops to a site gateway.
+
+Pure Python: netaddr only parses and formats addresses, all arithmetic is on integers,
+so the filters can share it and it can be tested without Ansible.
+
+Every laptop's /64 is derived from its own ``tunnel_id`` alone, never from its position
+in the inventory, so adding, removing or reordering laptops moves nobody.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+import typing as t
+from collections.abc import Mapping
+from operator import attrgetter, itemgetter
+
+try:
+    import netaddr
+    from netaddr.strategy import ipv6 as _netaddr_ipv6
+except ImportError:
+    HAS_NETADDR = False
+else:
+    HAS_NETADDR = True
+
+
+IPV6_BITS = 128
+TUNNEL_PREFIXLEN = 64
+HOST_BITS = IPV6_BITS - TUNNEL_PREFIXLEN
+# A tunnel interface holds 2**64 addresses; 0 is the subnet-router anycast address.
+MAX_HOST = 2**HOST_BITS - 1
+
+# The site prefix is split into 16 equal parts (4 more prefix bits), as in the manual
+# procedure: part 1 (2001:db8:abba:1000::/52) holds tunnels, part 2 routed networks.
+POOL_PART_BITS = 4
+POOL_PARTS = 2**POOL_PART_BITS
+TUNNEL_POOL_PART = 1
+ROUTED_POOL_PART = 2
+# Longest site prefix whose 16 parts are still /64 or shorter.
+MAX_SITE_PREFIXLEN_FOR_DEFAULT_POOLS = TUNNEL_PREFIXLEN - POOL_PART_BITS
+
+DEFAULT_PORT_BASE = 1194
+DEFAULT_GATEWAY_HOST = 1
+DEFAULT_LAPTOP_HOST = 2
+DEFAULT_INTERFACE_PREFIX = "sixt"
+MIN_PORT = 1
+MAX_PORT = 65535
+# Linux IFNAMSIZ is 16 bytes including the terminating NUL.
+MAX_INTERFACE_LENGTH = 15
+
+AUTO = "auto"
+STATES = ("present", "absent")
+LEDGER_USES = ("tunnel", "routed")
+SITE_KEYS = ("prefix", "tunnel_pool", "routed_pool", "port_base", "gateway_host", "laptop_host", "interface_prefix")
+
+_INTEGER_TEXT = re.compile(r"[+-]?[0-9]+")
+_INTERFACE_CHARACTERS = re.compile(r"[A-Za-z0-9_-]*")
+_ALPHANUMERIC = frozenset(string.ascii_letters + string.digits)
+
+
+class TunnelPlanError(ValueError):
+    """An input that cannot be planned; the message names the filter, the laptop and the value."""
+
+
+# --- small helpers ---------------------------------------------------------------------------
+
+
+def _require_netaddr(caller: str) -> None:
+    if not HAS_NETADDR:
+        raise ImportError(f"{caller}: the netaddr Python library is required")
+
+
+def _kind(value: t.Any) -> str:
+    """Type name for messages; Ansible passes tagged/lazy subclasses whose names mean nothing to users."""
+    if value is None:
+        return "None"
+    for kind, types in (("bool", bool), ("int", int), ("str", str), ("dict", Mapping), ("list", (list, tuple))):
+        if isinstance(value, types):
+            return kind
+    return type(value).__name__
+
+
+def _show(value: t.Any) -> str:
+    if isinstance(value, str):
+        return repr(str(value))
+    return repr(value)
+
+
+def _as_int(value: t.Any) -> int | None:
+    """Return value as a plain int, or None if it is not one.
+
+    Digit strings are accepted because INI inventories give every variable as a string;
+    bools and floats are refused because they are almost always a mistake here.
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, str) and _INTEGER_TEXT.fullmatch(value):
+        try:
+            return int(value)
+        except ValueError:
+            # More digits than Python converts (sys.get_int_max_str_digits): no id or port anyway.
+            return None
+    return None
+
+
+def _format_ip(value: int) -> str:
+    return _netaddr_ipv6.int_to_str(value)
+
+
+def _format_net(start: int, prefixlen: int) -> str:
+    return f"{_netaddr_ipv6.int_to_str(start)}/{prefixlen}"
+
+
+def _net_end(start: int, prefixlen: int) -> int:
+    return start + (1 << (IPV6_BITS - prefixlen)) - 1
+
+
+def _contains(outer: tuple[int, int], inner: tuple[int, int]) -> bool:
+    return outer[1] <= inner[1] and outer[0] <= inner[0] and _net_end(*inner) <= _net_end(*outer)
+
+
+def _overlaps(first: tuple[int, int], second: tuple[int, int]) -> bool:
+    return first[0] <= _net_end(*second) and second[0] <= _net_end(*first)
+
+
+def _subnet_count(pool: tuple[int, int]) -> int:
+    return 1 << (TUNNEL_PREFIXLEN - pool[1])
+
+
+def _nth_subnet(pool: tuple[int, int], index: int) -> int:
+    return pool[0] + (index << HOST_BITS)
+
+
+def _parse_network(value: t.Any, what: str, caller: str) -> tuple[int, int]:
+    """Parse an IPv6 network in CIDR form into (first address as int, prefix length)."""
+    if not isinstance(value, str) or "/" not in value:
+        raise TunnelPlanError(f"{caller}: {what} {_show(value)} is not an IPv6 network in CIDR form")
+    try:
+        network = netaddr.IPNetwork(value)
+    except (netaddr.AddrFormatError, ValueError, TypeError):
+        raise TunnelPlanError(f"{caller}: {what} {_show(value)} is not an IPv6 network in CIDR form") from None
+    if network.version != 6:
+        raise TunnelPlanError(f"{caller}: {what} {_show(value)} is IPv4; only IPv6 is tunnelled")
+    start, prefixlen = network.first, network.prefixlen
+    if network.value != start:
+        raise TunnelPlanError(
+            f"{caller}: {what} {_show(value)} has host bits set; did you mean {_format_net(start, prefixlen)}?"
+        )
+    return start, prefixlen
+
+
+def _parse_site_prefix(value: t.Any, caller: str) -> tuple[int, int]:
+    prefix = _parse_network(value, "site prefix", caller)
+    if prefix[1] >= TUNNEL_PREFIXLEN:
+        raise TunnelPlanError(
+            f"{caller}: site prefix {_format_net(*prefix)} is too long; it must be shorter than /64 to hold /64 tunnels"
+        )
+    return prefix
+
+
+def _default_pool(site_prefix: tuple[int, int], part: int, caller: str, remedy: str) -> tuple[int, int]:
+    if site_prefix[1] > MAX_SITE_PREFIXLEN_FOR_DEFAULT_POOLS:
+        raise TunnelPlanError(
+            f"{caller}: site prefix {_format_net(*site_prefix)} is too long for the default pools "
+            f"(/{MAX_SITE_PREFIXLEN_FOR_DEFAULT_POOLS} or shorter); {remedy}"
+        )
+    prefixlen = site_prefix[1] + POOL_PART_BITS
+    return site_prefix[0] + (part << (IPV6_BITS - prefixlen)), prefixlen
+
+
+def _parse_pool(value: t.Any, what: str, site_prefix: tuple[int, int], caller: str) -> tuple[int, int]:
+    pool = _parse_network(value, what, caller)
+    if pool[1] > TUNNEL_PREFIXLEN:
+        raise TunnelPlanError(f"{caller}: {what} {_format_net(*pool)} is too long; a pool must be /64 or shorter")
+    if not _contains(site_prefix, pool):
+        raise TunnelPlanError(
+            f"{caller}: {what} {_format_net(*pool)} is not inside the site prefix {_format_net(*site_prefix)}"
+        )
+    return pool
+
+
+def _id_range(pool: tuple[int, int]) -> str:
+    return f"ids 0..{_subnet_count(pool) - 1}"
+
+
+def _interface_problem(interface: str) -> str | None:
+    if not interface:
+        return "is empty"
+    if len(interface) > MAX_INTERFACE_LENGTH:
+        return f"is longer than {MAX_INTERFACE_LENGTH} characters"
+    if not _INTERFACE_CHARACTERS.fullmatch(interface):
+        return "may only contain letters, digits, '_' and '-'"
+    if interface[0] not in _ALPHANUMERIC:
+        return "must start with a letter or digit"
+    return None
+
+
+# --- public single-prefix helpers ------------------------------------------------------------
+
+
+def default_pool(site_prefix: str, part: int) -> str:
+    """Part number ``part`` (0..15) of the site prefix split into 16 equal parts.
+
+    Part 1 is the default tunnel pool, part 2 the default routed pool.
+    """
+    caller = "default_pool"
+    _require_netaddr(caller)
+    site = _parse_site_prefix(site_prefix, caller)
+    part_number = _as_int(part)
+    if part_number is None:
+        raise TunnelPlanError(f"{caller}: part {_show(part)} is not an integer")
+    if not 0 <= part_number < POOL_PARTS:
+        raise TunnelPlanError(f"{caller}: part {part_number} is outside 0..{POOL_PARTS - 1}")
+    return _format_net(*_default_pool(site, part_number, caller, "choose the pools explicitly"))
+
+
+def tunnel_prefix(site_prefix: str, tunnel_id: int | str, pool: str | None = None) -> str:
+    """The ``tunnel_id``-th /64 of ``pool`` (default: part 1 of the site prefix, see default_pool)."""
+    caller = "tunnel_prefix"
+    _require_netaddr(caller)
+    site = _parse_site_prefix(site_prefix, caller)
+    if pool is None:
+        tunnel_pool = _default_pool(site, TUNNEL_POOL_PART, caller, "pass pool")
+    else:
+        tunnel_pool = _parse_pool(pool, "pool", site, caller)
+    number = _as_int(tunnel_id)
+    if number is None:
+        raise TunnelPlanError(f"{caller}: tunnel_id {_show(tunnel_id)} is not an integer")
+    if number < 0:
+        raise TunnelPlanError(f"{caller}: tunnel_id {number} is negative")
+    if number >= _subnet_count(tunnel_pool):
+        raise TunnelPlanError(
+            f"{caller}: tunnel_id {number} is outside the tunnel pool {_format_net(*tunnel_pool)} "
+            f"({_id_range(tunnel_pool)})"
+        )
+    return _format_net(_nth_subnet(tunnel_pool, number), TUNNEL_PREFIXLEN)
+
+
+# --- plan_tunnels ----------------------------------------------------------------------------
+
+
+class _Site:
+    __slots__ = (
+        "gateway_host",
+        "interface_prefix",
+        "laptop_host",
+        "port_base",
+        "prefix",
+        "routed_pool",
+        "tunnel_pool",
+    )
+
+
+class _Laptop:
+    __slots__ = ("interface", "name", "port", "routed", "state", "tunnel_id", "tunnel_start")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.tunnel_id: int | None = None
+        self.state = "present"
+        # (start, prefixlen) per routed network; "auto" entries are resolved once ids are checked.
+        self.routed: list[tuple[int, int] | str] = []
+        self.port: int | None = None
+        self.interface: str | None = None
+        self.tunnel_start = 0
+
+
+class _Reservation:
+    """A ledger row of a laptop that is no longer in the inventory."""
+
+    __slots__ = ("laptop", "network", "tunnel_id", "use")
+
+    def __init__(self, laptop: str, use: str, tunnel_id: int, network: tuple[int, int]) -> None:
+        self.laptop = laptop
+        self.use = use
+        self.tunnel_id = tunnel_id
+        self.network = network
+
+
+def _site_int(site: Mapping, key: str, default: int, low: int, high: int, caller: str) -> int:
+    raw = site.get(key)
+    if raw is None:
+        return default
+    value = _as_int(raw)
+    if value is None:
+        raise TunnelPlanError(f"{caller}: site {key} {_show(raw)} is not an integer")
+    if not low <= value <= high:
+        raise TunnelPlanError(f"{caller}: site {key} {value} is outside {low}..{high}")
+    return value
+
+
+def _site_host(site: Mapping, key: str, default: int, caller: str) -> int:
+    # Refused before the range check so the message says why 0 is wrong, not just that it is.
+    if _as_int(site.get(key)) == 0:
+        raise TunnelPlanError(f"{caller}: site {key} 0 is the subnet-router anycast address; use 1..{MAX_HOST}")
+    return _site_int(site, key, default, 1, MAX_HOST, caller)
+
+
+def _parse_site(site: t.Any, caller: str) -> _Site:
+    if not isinstance(site, Mapping):
+        raise TunnelPlanError(f"{caller}: site must be a dict; got {_kind(site)}")
+    # A mistyped pool key would silently fall back to the default pool and move every laptop.
+    unknown = sorted(str(key) for key in site if key not in SITE_KEYS)
+    if unknown:
+        raise TunnelPlanError(f"{caller}: site has unknown key {unknown[0]!r}; known keys are {', '.join(SITE_KEYS)}")
+    if site.get("prefix") is None:
+        raise TunnelPlanError(f"{caller}: site has no prefix")
+    plan_site = _Site()
+    plan_site.prefix = prefix = _parse_site_prefix(site["prefix"], caller)
+
+    pools = {}
+    for key, part in (("tunnel_pool", TUNNEL_POOL_PART), ("routed_pool", ROUTED_POOL_PART)):
+        if site.get(key) is None:
+            pools[key] = _default_pool(prefix, part, caller, f"set {key}")
+        else:
+            pools[key] = _parse_pool(site[key], f"site {key}", prefix, caller)
+    plan_site.tunnel_pool, plan_site.routed_pool = pools["tunnel_pool"], pools["routed_pool"]
+    if _overlaps(plan_site.tunnel_pool, plan_site.routed_pool):
+        raise TunnelPlanError(
+            f"{caller}: site routed_pool {_format_net(*plan_site.routed_pool)} overlaps "
+            f"tunnel_pool {_format_net(*plan_site.tunnel_pool)}"
+        )
+
+    plan_site.port_base = _site_int(site, "port_base", DEFAULT_PORT_BASE, MIN_PORT, MAX_PORT, caller)
+    plan_site.gateway_host = _site_host(site, "gateway_host", DEFAULT_GATEWAY_HOST, caller)
+    plan_site.laptop_host = _site_host(site, "laptop_host", DEFAULT_LAPTOP_HOST, caller)
+    if plan_site.gateway_host == plan_site.laptop_host:
+        raise TunnelPlanError(
+            f"{caller}: site gateway_host and laptop_host are both {plan_site.gateway_host}; they must differ"
+        )
+
+    interface_prefix = site.get("interface_prefix")
+    if interface_prefix is None:
+        interface_prefix = DEFAULT_INTERFACE_PREFIX
+    if not isinstance(interface_prefix, str):
+        raise TunnelPlanError(f"{caller}: site interface_prefix {_show(interface_prefix)} is not a string")
+    interface_prefix = str(interface_prefix)
+    where = f"{caller}: site interface_prefix {interface_prefix!r}"
+    if len(interface_prefix) >= MAX_INTERFACE_LENGTH:
+        raise TunnelPlanError(f"{where} leaves no room for the id in {MAX_INTERFACE_LENGTH} characters")
+    if not _INTERFACE_CHARACTERS.fullmatch(interface_prefix):
+        raise TunnelPlanError(f"{where} may only contain letters, digits, '_' and '-'")
+    # Empty is fine: the names are then the bare ids, which start with a digit.
+    if interface_prefix and interface_prefix[0] not in _ALPHANUMERIC:
+        raise TunnelPlanError(f"{where} must start with a letter or digit")
+    plan_site.interface_prefix = interface_prefix
+    return plan_site
+
+
+def _parse_laptop(index: int, raw: t.Any, site: _Site, caller: str) -> _Laptop:
+    if not isinstance(raw, Mapping):
+        raise TunnelPlanError(f"{caller}: laptops[{index}] must be a dict; got {_kind(raw)}")
+    name = raw.get("name")
+    if name is None:
+        raise TunnelPlanError(f"{caller}: laptops[{index}] has no name")
+    if not isinstance(name, str) or not name:
+        raise TunnelPlanError(f"{caller}: laptops[{index}]: name {_show(name)} must be a non-empty string")
+    laptop = _Laptop(str(name))
+    who = f"{caller}: laptop '{laptop.name}'"
+
+    raw_id = raw.get("tunnel_id")
+    if raw_id is not None:
+        tunnel_id = _as_int(raw_id)
+        if tunnel_id is None:
+            raise TunnelPlanError(f"{who}: tunnel_id {_show(raw_id)} is not an integer")
+        if tunnel_id < 0:
+            raise TunnelPlanError(f"{who}: tunnel_id {tunnel_id} is negative")
+        laptop.tunnel_id = tunnel_id
+
+    state = raw.get("state")
+    if state is not None:
+        if state not in STATES:
+            raise TunnelPlanError(f"{who}: state {_show(state)} is not one of 'present', 'absent'")
+        laptop.state = str(state)
+
+    routed_networks = raw.get("routed_networks")
+    if routed_networks is not None:
+        if not isinstance(routed_networks, (list, tuple)):
+            raise TunnelPlanError(f"{who}: routed_networks must be a list; got {_kind(routed_networks)}")
+        for value in routed_networks:
+            if value == AUTO:
+                laptop.routed.append(AUTO)
+                continue
+            network = _parse_network(value, f"laptop '{laptop.name}': routed network", caller)
+            if not _contains(site.prefix, network):
+                raise TunnelPlanError(
+                    f"{who}: routed network {_format_net(*network)} is outside the site prefix "
+                    f"{_format_net(*site.prefix)}"
+                )
+            if _overlaps(network, site.tunnel_pool):
+                raise TunnelPlanError(
+                    f"{who}: routed network {_format_net(*network)} overlaps the tunnel pool "
+                    f"{_format_net(*site.tunnel_pool)}"
+                )
+            laptop.routed.append(network)
+
+    raw_port = raw.get("port")
+    if raw_port is not None:
+        port = _as_int(raw_port)
+        if port is None:
+            raise TunnelPlanError(f"{who}: port {_show(raw_port)} is not an integer")
+        if not MIN_PORT <= port <= MAX_PORT:
+            raise TunnelPlanError(f"{who}: port {port} is outside {MIN_PORT}..{MAX_PORT}")
+        laptop.port = port
+
+    interface = raw.get("interface")
+    if interface is not None:
+        if not isinstance(interface, str):
+            raise TunnelPlanError(f"{who}: interface {_show(interface)} is not a string")
+        problem = _interface_problem(interface)
+        if problem:
+            raise TunnelPlanError(f"{who}: interface {_show(interface)} {problem}")
+        laptop.interface = str(interface)
+    return laptop
+
+
+def _parse_laptops(laptops: t.Any, site: _Site, caller: str) -> list[_Laptop]:
+    if not isinstance(laptops, (list, tuple)):
+        raise TunnelPlanError(f"{caller}: laptops must be a list; got {_kind(laptops)}")
+    parsed = []
+    index_by_name: dict[str, int] = {}
+    for index, raw in enumerate(laptops):
+        laptop = _parse_laptop(index, raw, site, caller)
+        first_index = index_by_name.setdefault(laptop.name, index)
+        if first_index != index:
+            raise TunnelPlanError(
+                f"{caller}: laptop '{laptop.name}' is listed twice (laptops[{first_index}] and laptops[{index}])"
+            )
+        parsed.append(laptop)
+    return parsed
+
+
+def _parse_ledger(ledger: t.Any, current_names: set[str], caller: str) -> list[_Reservation]:
+    """Rows of laptops that left the inventory; rows of current laptops are superseded by the new plan."""
+    if ledger is None:
+        return []
+    if not isinstance(ledger, (list, tuple)):
+        raise TunnelPlanError(f"{caller}: ledger must be a list; got {_kind(ledger)}")
+    reservations = []
+    seen = set()
+    for index, row in enumerate(ledger):
+        if not isinstance(row, Mapping):
+            raise TunnelPlanError(f"{caller}: ledger[{index}] must be a dict; got {_kind(row)}")
+        laptop = row.get("laptop")
+        if not isinstance(laptop, str) or not laptop:
+            raise TunnelPlanError(f"{caller}: ledger[{index}] has no laptop name")
+        if laptop in current_names:
+            continue
+        where = f"ledger[{index}] (laptop '{laptop}')"
+        use = row.get("use")
+        if use not in LEDGER_USES:
+            raise TunnelPlanError(f"{caller}: {where}: use {_show(use)} is not one of 'tunnel', 'routed'")
+        tunnel_id = _as_int(row.get("tunnel_id"))
+        if tunnel_id is None or tunnel_id < 0:
+            raise TunnelPlanError(
+                f"{caller}: {where}: tunnel_id {_show(row.get('tunnel_id'))} is not a non-negative integer"
+            )
+        network = _parse_network(row.get("prefix"), f"{where}: prefix", caller)
+        identity = (str(laptop), str(use), tunnel_id, network)
+        # A row copied twice by hand reserves nothing new.
+        if identity in seen:
+            continue
+        seen.add(identity)
+        reservations.append(_Reservation(*identity))
+    return reservations
+
+
+def _reserved_ids(reservations: list[_Reservation], caller: str) -> dict[int, str]:
+    owner_by_id: dict[int, str] = {}
+    for reservation in reservations:
+        if reservation.use != "tunnel":
+            continue
+        owner = owner_by_id.setdefault(reservation.tunnel_id, reservation.laptop)
+        if owner != reservation.laptop:
+            raise TunnelPlanError(
+                f"{caller}: ledger: tunnel_id {reservation.tunnel_id} is reserved for both '{owner}' "
+                f"and '{reservation.laptop}'"
+            )
+    return owner_by_id
+
+
+def _lowest_free_id(used: set[int], pool: tuple[int, int]) -> int | None:
+    candidate = 0
+    while candidate in used:
+        candidate += 1
+    return candidate if candidate < _subnet_count(pool) else None
+
+
+def _assign_defaults(laptops: list[_Laptop], reserved_ids: dict[int, str], site: _Site, caller: str) -> None:
+    """Check ids, resolve "auto", default ports and interfaces; refuse any clash between laptops."""
+    missing = [laptop for laptop in laptops if laptop.tunnel_id is None]
+    if missing:
+        used = {laptop.tunnel_id for laptop in laptops if laptop.tunnel_id is not None} | reserved_ids.keys()
+        free = _lowest_free_id(used, site.tunnel_pool)
+        hint = (
+            f"the lowest free id is {free}"
+            if free is not None
+            else f"the tunnel pool {_format_net(*site.tunnel_pool)} is full ({_id_range(site.tunnel_pool)})"
+        )
+        raise TunnelPlanError(f"{caller}: laptop '{missing[0].name}' has no tunnel_id; {hint}")
+
+    tunnel_count = _subnet_count(site.tunnel_pool)
+    routed_count = _subnet_count(site.routed_pool)
+    tunnel_pool_start, routed_pool_start = site.tunnel_pool[0], site.routed_pool[0]
+    port_base, interface_prefix = site.port_base, site.interface_prefix
+    owner_by_id: dict[int, str] = {}
+    owner_by_port: dict[int, str] = {}
+    owner_by_interface: dict[str, str] = {}
+    for laptop in laptops:
+        who = f"{caller}: laptop '{laptop.name}'"
+        tunnel_id = laptop.tunnel_id
+        if tunnel_id >= tunnel_count:
+            raise TunnelPlanError(
+                f"{who}: tunnel_id {tunnel_id} is outside the tunnel pool {_format_net(*site.tunnel_pool)} "
+                f"({_id_range(site.tunnel_pool)})"
+            )
+        owner = owner_by_id.setdefault(tunnel_id, laptop.name)
+        if owner != laptop.name:
+            raise TunnelPlanError(f"{who}: tunnel_id {tunnel_id} is already used by '{owner}'")
+        if tunnel_id in reserved_ids:
+            raise TunnelPlanError(
+                f"{who}: tunnel_id {tunnel_id} is reserved in the ledger for '{reserved_ids[tunnel_id]}'"
+            )
+        laptop.tunnel_start = tunnel_pool_start + (tunnel_id << HOST_BITS)
+
+        if AUTO in laptop.routed:
+            if tunnel_id >= routed_count:
+                raise TunnelPlanError(
+                    f"{who}: routed network 'auto' needs tunnel_id {tunnel_id} inside the routed pool "
+                    f"{_format_net(*site.routed_pool)} ({_id_range(site.routed_pool)})"
+                )
+            auto_network = (routed_pool_start + (tunnel_id << HOST_BITS), TUNNEL_PREFIXLEN)
+            laptop.routed = [auto_network if network == AUTO else network for network in laptop.routed]
+
+        if laptop.port is None:
+            port = port_base + tunnel_id
+            if port > MAX_PORT:
+                raise TunnelPlanError(
+                    f"{who}: port {port} (port_base {port_base} + tunnel_id {tunnel_id}) is outside "
+                    f"{MIN_PORT}..{MAX_PORT}"
+                )
+            laptop.port = port
+        owner = owner_by_port.setdefault(laptop.port, laptop.name)
+        if owner != laptop.name:
+            raise TunnelPlanError(f"{who}: port {laptop.port} is already used by '{owner}'")
+
+        if laptop.interface is None:
+            interface = f"{interface_prefix}{tunnel_id}"
+            if len(interface) > MAX_INTERFACE_LENGTH:
+                raise TunnelPlanError(
+                    f"{who}: interface '{interface}' (interface_prefix '{interface_prefix}' + tunnel_id {tunnel_id}) "
+                    f"is longer than {MAX_INTERFACE_LENGTH} characters"
+                )
+            laptop.interface = interface
+        owner = owner_by_interface.setdefault(laptop.interface, laptop.name)
+        if owner != laptop.name:
+            raise TunnelPlanError(f"{who}: interface '{laptop.interface}' is already used by '{owner}'")
+
+
+def _check_overlaps(laptops: list[_Laptop], reservations: list[_Reservation], caller: str) -> None:
+    """Refuse any two overlapping networks, in O(n log n): sort by start, compare neighbours.
+
+    Once sorted by (start, widest first), a set of networks is overlap-free exactly when each
+    starts after the previous one ends, because CIDR networks either nest or are disjoint.
+    """
+    spans: list[tuple[int, int, int]] = []
+    owners: list[tuple[str, str, tuple[int, int], bool]] = []
+    for laptop in laptops:
+        spans.append((laptop.tunnel_start, TUNNEL_PREFIXLEN, len(owners)))
+        owners.append((laptop.name, "tunnel prefix", (laptop.tunnel_start, TUNNEL_PREFIXLEN), False))
+        for network in laptop.routed:
+            spans.append((network[0], network[1], len(owners)))
+            owners.append((laptop.name, "routed network", network, False))
+    for reservation in reservations:
+        spans.append((reservation.network[0], reservation.network[1], len(owners)))
+        owners.append((reservation.laptop, f"{reservation.use} prefix", reservation.network, True))
+    # Among networks starting at the same address the wider (shorter prefix) comes first; ties keep list order.
+    spans.sort()
+
+    previous_end = -1
+    previous = None
+    for start, prefixlen, serial in spans:
+        if start <= previous_end:
+            raise TunnelPlanError(_overlap_message(owners[previous], owners[serial], caller))
+        previous_end = start + (1 << (IPV6_BITS - prefixlen)) - 1
+        previous = serial
+
+
+def _overlap_message(
+    first: tuple[str, str, tuple[int, int], bool], second: tuple[str, str, tuple[int, int], bool], caller: str
+) -> str:
+    first_name, first_what, first_network, first_reserved = first
+    second_name, second_what, second_network, second_reserved = second
+    if first_reserved and second_reserved:
+        return (
+            f"{caller}: ledger: {_format_net(*first_network)} of '{first_name}' overlaps "
+            f"{_format_net(*second_network)} of '{second_name}'"
+        )
+    if first_reserved or second_reserved:
+        laptop, reserved = (second, first) if first_reserved else (first, second)
+        subject = f"{caller}: laptop '{laptop[0]}': {laptop[1]} {_format_net(*laptop[2])}"
+        if laptop[2] == reserved[2]:
+            return f"{subject} is reserved in the ledger for '{reserved[0]}'"
+        return f"{subject} overlaps {_format_net(*reserved[2])}, reserved in the ledger for '{reserved[0]}'"
+    subject = f"{caller}: laptop '{second_name}': {second_what} {_format_net(*second_network)}"
+    if first_name == second_name:
+        return f"{subject} overlaps its own {first_what} {_format_net(*first_network)}"
+    return f"{subject} overlaps {first_what} {_format_net(*first_network)} of laptop '{first_name}'"
+
+
+def plan_tunnels(site: Mapping, laptops: list, ledger: list | None = None) -> dict:
+    """Plan every laptop's tunnel /64, addresses, port, interface and routed networks.
+
+    Returns ``{"site": ..., "tunnels": [...], "ledger": [...]}`` made of plain dicts, lists,
+    strings and ints; see docs/planner.md for the keys and every refusal.
+    """
+    caller = "tunnel_plan"
+    _require_netaddr(caller)
+    plan_site = _parse_site(site, caller)
+    parsed_laptops = _parse_laptops(laptops, plan_site, caller)
+    reservations = _parse_ledger(ledger, {laptop.name for laptop in parsed_laptops}, caller)
+    reserved_ids = _reserved_ids(reservations, caller)
+    _assign_defaults(parsed_laptops, reserved_ids, plan_site, caller)
+    _check_overlaps(parsed_laptops, reservations, caller)
+    return _build_plan(plan_site, parsed_laptops, reservations)
+
+
+def _build_plan(site: _Site, laptops: list[_Laptop], reservations: list[_Reservation]) -> dict:
+    gateway_host, laptop_host = site.gateway_host, site.laptop_host
+    tunnel_suffix = f"/{TUNNEL_PREFIXLEN}"
+    tunnels = []
+    ledger_rows: list[tuple[int, dict]] = []
+    for laptop in sorted(laptops, key=attrgetter("tunnel_id")):
+        start = laptop.tunnel_start
+        prefix = _format_ip(start) + tunnel_suffix
+        gateway_ip = _format_ip(start + gateway_host)
+        laptop_ip = _format_ip(start + laptop_host)
+        routed_networks = [_format_net(*network) for network in laptop.routed]
+        tunnels.append(
+            {
+                "name": laptop.name,
+                "tunnel_id": laptop.tunnel_id,
+                "state": laptop.state,
+                "prefix": prefix,
+                "gateway_address": gateway_ip + tunnel_suffix,
+                "laptop_address": laptop_ip + tunnel_suffix,
+                "gateway_ip": gateway_ip,
+                "laptop_ip": laptop_ip,
+                "port": laptop.port,
+                "interface": laptop.interface,
+                "routed_networks": routed_networks,
+            }
+        )
+        ledger_rows.append((start, _ledger_row(prefix, "tunnel", laptop.name, laptop.tunnel_id, laptop.state)))
+        for network, text in zip(laptop.routed, routed_networks, strict=True):
+            ledger_rows.append((network[0], _ledger_row(text, "routed", laptop.name, laptop.tunnel_id, laptop.state)))
+    for reservation in reservations:
+        ledger_rows.append(
+            (
+                reservation.network[0],
+                _ledger_row(
+                    _format_net(*reservation.network),
+                    reservation.use,
+                    reservation.laptop,
+                    reservation.tunnel_id,
+                    "absent",
+                ),
+            )
+        )
+    # Starts are unique: _check_overlaps refused any two networks sharing an address.
+    ledger_rows.sort(key=itemgetter(0))
+    return {
+        "site": {
+            "prefix": _format_net(*site.prefix),
+            "tunnel_pool": _format_net(*site.tunnel_pool),
+            "routed_pool": _format_net(*site.routed_pool),
+            "port_base": site.port_base,
+        },
+        "tunnels": tunnels,
+        "ledger": [row for _start, row in ledger_rows],
+    }
+
+
+def _ledger_row(prefix: str, use: str, laptop: str, tunnel_id: int, state: str) -> dict:
+    return {"prefix": prefix, "use": use, "laptop": laptop, "tunnel_id": tunnel_id, "state": state}
