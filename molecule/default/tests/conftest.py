@@ -4,6 +4,7 @@ import os
 import sys
 
 import pytest
+import testinfra
 import testinfra.utils.ansible_runner
 
 # The planner is imported from the installed collection, the one the converge used.
@@ -51,5 +52,13 @@ def auth_mode(inventory, laptop_names):
 
 
 @pytest.fixture(scope="session")
-def hosts(inventory):
-    return lambda name: inventory.get_host(name)
+def hosts():
+    """Containers by inventory name, reached with `podman exec` (testinfra's ansible backend has no podman)."""
+    cache = {}
+
+    def host(name):
+        if name not in cache:
+            cache[name] = testinfra.get_host(f"podman://{name}")
+        return cache[name]
+
+    return host
