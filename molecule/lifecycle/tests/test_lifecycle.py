@@ -1,0 +1,156 @@
+"""Proves onboarding under --limit disturbs no running tunnel, and offboarding removes everything but the id.
+
+Run in this order: offboarding starts from the site that onboarding left.
+"""
+
+import re
+import time
+
+import pytest
+import yaml
+from sixtunnel_molecule import (
+    CLIENT_UNIT,
+    SERVER_UNIT,
+    SITE_ADDRESS,
+    container,
+    main_pid,
+    molecule_inventory,
+    ping6,
+    plan_of,
+    run_playbook,
+)
+
+PING_LOG = "/tmp/lifecycle-ping.log"
+PING_PID = "/tmp/lifecycle-ping.pid"
+PING_INTERVAL = 0.2  # seconds: five packets a second, so a one-second gap would lose five
+
+
+@pytest.fixture(scope="module")
+def plan(names):
+    """The plan once the newcomer is a laptop too."""
+    _, laptop1, laptop2 = names
+    return plan_of(molecule_inventory(), [laptop1, laptop2])
+
+
+def pids(names):
+    """Main PIDs of every running tunnel end: {(host, unit): pid}."""
+    gateway, *laptops = names
+    found = {}
+    for laptop in laptops:
+        for host, unit in ((gateway, SERVER_UNIT.format(laptop)), (laptop, CLIENT_UNIT)):
+            pid = main_pid(container(host), unit)
+            if pid:
+                found[(host, unit)] = pid
+    return found
+
+
+def start_ping(host, address):
+    host.check_output(f"rm -f {PING_LOG} {PING_PID}")
+    # Detached, so it outlives this exec; it records its own PID to be stopped by that PID alone.
+    host.check_output(
+        f"nohup sh -c 'echo $$ > {PING_PID}; exec ping -6 -n -i {PING_INTERVAL} {address} > {PING_LOG} 2>&1'"
+        " > /dev/null 2>&1 &"
+    )
+    for _ in range(20):
+        if host.file(PING_PID).exists and host.file(PING_LOG).contains("bytes from"):
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"ping to {address} did not start or got no answer: {host.file(PING_LOG).content_string}")
+
+
+def stop_ping(host):
+    """Stop the ping and return (transmitted, received)."""
+    host.check_output(f"kill -INT $(cat {PING_PID})")
+    for _ in range(20):
+        match = re.search(r"(\d+) packets transmitted, (\d+) received", host.file(PING_LOG).content_string)
+        if match:
+            return int(match.group(1)), int(match.group(2))
+        time.sleep(0.5)
+    raise AssertionError(f"no ping summary in {PING_LOG}")
+
+
+def test_onboarding_with_limit_leaves_running_tunnel_alone(names, plan, ledger_file, onboarding_inventory):
+    gateway, laptop1, laptop2 = names
+    assert ping6(container(laptop1), plan[laptop1]["gateway_ip"]), "laptop1's tunnel is not up before onboarding"
+    before = pids(names)
+    assert set(before) == {(gateway, SERVER_UNIT.format(laptop1)), (laptop1, CLIENT_UNIT)}
+
+    start_ping(container(laptop1), plan[laptop1]["gateway_ip"])
+    started = time.monotonic()
+    try:
+        rc, output = run_playbook(
+            "-i",
+            str(onboarding_inventory),
+            "--limit",
+            f"{gateway},{laptop2}",
+            "-e",
+            f"sixtunnel_ledger_file={ledger_file}",
+            "sixtunnel.openvpn.site",
+        )
+    finally:
+        transmitted, received = stop_ping(container(laptop1))
+    print(
+        f"\nMEASURED lifecycle: onboarding {laptop2} with --limit took {time.monotonic() - started:.0f} s;"
+        f" {laptop1}'s ping6 through it: {transmitted} sent, {transmitted - received} lost"
+    )
+
+    assert rc == 0, output
+    assert transmitted - received <= 1, f"laptop1 lost {transmitted - received} of {transmitted} pings"
+    after = pids(names)
+    for key, pid in before.items():
+        assert after.get(key) == pid, f"{key[1]} on {key[0]} was restarted by the onboarding run"
+
+
+def test_onboarded_laptop_passes_traffic(names, plan):
+    _, _, laptop2 = names
+    assert ping6(container(laptop2), plan[laptop2]["gateway_ip"]), "laptop2 cannot ping its gateway end"
+    assert ping6(container(laptop2), SITE_ADDRESS), f"laptop2 cannot reach the site address {SITE_ADDRESS}"
+    assert ping6(container(names[0]), plan[laptop2]["laptop_ip"]), "the gateway cannot ping laptop2"
+
+
+def test_offboarding_removes_every_trace_but_the_id(names, plan, ledger_file, onboarding_inventory):
+    gateway, laptop1, laptop2 = names
+    laptop2_pids = {key: pid for key, pid in pids(names).items() if laptop2 in key[0] or laptop2 in key[1]}
+    assert len(laptop2_pids) == 2
+
+    rc, output = run_playbook(
+        "-i",
+        str(onboarding_inventory),
+        "-e",
+        f"offboard={laptop1}",
+        "-e",
+        f"sixtunnel_ledger_file={ledger_file}",
+        "sixtunnel.openvpn.offboard",
+    )
+    assert rc == 0, output
+
+    server = container(gateway)
+    instance = f"/etc/openvpn/server/sixtunnel-{laptop1}"
+    unit = SERVER_UNIT.format(laptop1)
+    assert not server.file(f"{instance}.conf").exists
+    assert not server.file(instance).exists, "the instance directory (keys, up-script) is left on the gateway"
+    assert not server.service(unit).is_running
+    assert not server.service(unit).is_enabled
+    assert laptop1 not in server.check_output("ps -eo args"), "an OpenVPN of laptop1 still runs on the gateway"
+    listening = server.check_output("ss -H -ulnp")
+    assert not re.search(rf":{plan[laptop1]['port']}\s", listening), f"port {plan[laptop1]['port']} still answers"
+
+    client = container(laptop1)
+    assert not client.file("/etc/openvpn/client/sixtunnel.conf").exists
+    assert not client.file("/etc/openvpn/client/sixtunnel").exists, "the tunnel directory is left on laptop1"
+    assert not client.file(f"/etc/systemd/system/{CLIENT_UNIT}.d").exists
+    assert not client.service(CLIENT_UNIT).is_running
+    assert not client.service(CLIENT_UNIT).is_enabled
+    assert client.run("pgrep -x openvpn").rc == 1, "OpenVPN still runs on laptop1"
+    left_on_gateway = server.check_output(f"find /etc/openvpn /etc/systemd -path '*{laptop1}*'")
+    assert not left_on_gateway, f"laptop1's files are left on the gateway: {left_on_gateway}"
+    left_on_laptop = client.check_output("find /etc/openvpn -name '*.pem' -o -name '*.key'")
+    assert not left_on_laptop, f"key material is left on laptop1: {left_on_laptop}"
+
+    assert {key: pid for key, pid in pids(names).items() if key in laptop2_pids} == laptop2_pids, "laptop2 restarted"
+    assert ping6(container(laptop2), plan[laptop2]["gateway_ip"]), "laptop2's tunnel broke"
+
+    rows = yaml.safe_load(ledger_file.read_text())["ledger"]
+    reserved = {"prefix": plan[laptop1]["prefix"], "use": "tunnel", "laptop": laptop1,
+                "tunnel_id": plan[laptop1]["tunnel_id"], "state": "absent"}  # fmt: skip
+    assert reserved in rows, f"the ledger no longer reserves laptop1's id: {rows}"

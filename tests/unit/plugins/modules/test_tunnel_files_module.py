@@ -1,0 +1,103 @@
+# Copyright (c) 2026, sixtunnel.openvpn contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The writing half of tunnel_files (the module), on real files in a temporary directory."""
+
+from __future__ import annotations
+
+import base64
+import json
+import stat
+
+import pytest
+from ansible.module_utils.testing import patch_module_args
+from ansible_collections.sixtunnel.openvpn.plugins.modules import tunnel_files
+
+
+def run_module(capsys, **args):
+    with patch_module_args(args), pytest.raises(SystemExit):
+        tunnel_files.main()
+    return json.loads(capsys.readouterr().out)
+
+
+def mode_of(path):
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_writes_new_and_changed_files_only(tmp_path, capsys):
+    (tmp_path / "same.conf").write_text("same\n")
+    (tmp_path / "same.conf").chmod(0o640)
+    (tmp_path / "old.conf").write_text("old\n")
+    (tmp_path / "old.conf").chmod(0o640)
+    files = [
+        {"dest": str(tmp_path / "same.conf"), "content": "same\n"},
+        {"dest": str(tmp_path / "old.conf"), "content": "new\n"},
+        {"dest": str(tmp_path / "fresh.conf"), "content": "fresh\n"},
+    ]
+    result = run_module(capsys, files=files, mode="0640")
+    assert result["changed"] is True
+    assert result["changed_files"] == [str(tmp_path / "old.conf"), str(tmp_path / "fresh.conf")]
+    assert (tmp_path / "old.conf").read_text() == "new\n"
+    assert (tmp_path / "fresh.conf").read_text() == "fresh\n"
+    assert mode_of(tmp_path / "fresh.conf") == 0o640
+    # No temporary file is left behind.
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["fresh.conf", "old.conf", "same.conf"]
+
+    again = run_module(capsys, files=files, mode="0640")
+    assert again["changed"] is False and again["changed_files"] == []
+
+
+def test_fixes_a_wrong_mode_without_rewriting(tmp_path, capsys):
+    script = tmp_path / "up.sh"
+    script.write_text("#!/bin/sh\n")
+    script.chmod(0o755)
+    result = run_module(capsys, files=[{"dest": str(script), "content": "#!/bin/sh\n"}], mode="0750")
+    assert result["changed_files"] == [str(script)]
+    assert mode_of(script) == 0o750
+
+
+def test_check_mode_reports_and_writes_nothing(tmp_path, capsys):
+    (tmp_path / "old.conf").write_text("old\n")
+    files = [
+        {"dest": str(tmp_path / "old.conf"), "content": "new\n"},
+        {"dest": str(tmp_path / "fresh.conf"), "content": "x\n"},
+    ]
+    result = run_module(capsys, files=files, _ansible_check_mode=True, _ansible_diff=True)
+    assert result["changed_files"] == [str(tmp_path / "old.conf"), str(tmp_path / "fresh.conf")]
+    assert (tmp_path / "old.conf").read_text() == "old\n"
+    assert not (tmp_path / "fresh.conf").exists()
+    # The action plugin turns these into the task's diff.
+    before = {path: base64.b64decode(content).decode() for path, content in result["before"].items()}
+    assert before == {str(tmp_path / "old.conf"): "old\n", str(tmp_path / "fresh.conf"): ""}
+
+
+def test_diff_shows_an_old_version_that_contains_the_new_one(tmp_path, capsys):
+    # Ansible masks a no_log value wherever it appears; the old content must survive that.
+    (tmp_path / "up.sh").write_text("#!/bin/sh\n# drift\n")
+    result = run_module(capsys, files=[{"dest": str(tmp_path / "up.sh"), "content": "#!/bin/sh\n"}], _ansible_diff=True)
+    assert base64.b64decode(result["before"][str(tmp_path / "up.sh")]).decode() == "#!/bin/sh\n# drift\n"
+
+
+def test_content_is_not_echoed(tmp_path, capsys):
+    result = run_module(capsys, files=[{"dest": str(tmp_path / "a.conf"), "content": "not for the log\n"}])
+    assert "not for the log" not in json.dumps(result)
+
+
+def test_missing_directory_fails_naming_the_file(tmp_path, capsys):
+    path = tmp_path / "missing" / "a.conf"
+    result = run_module(capsys, files=[{"dest": str(path), "content": "x\n"}])
+    assert result["failed"] is True
+    assert result["msg"] == f"{path}: directory {path.parent} does not exist"
+
+
+def test_missing_directory_is_a_change_in_check_mode(tmp_path, capsys):
+    path = tmp_path / "missing" / "a.conf"
+    result = run_module(capsys, files=[{"dest": str(path), "content": "x\n"}], _ansible_check_mode=True)
+    assert result["changed_files"] == [str(path)]
+
+
+def test_refuses_to_run_without_its_action_plugin(capsys):
+    result = run_module(capsys, template="up.sh.j2", items=[], dest="{dir}/up.sh")
+    assert result["failed"] is True
+    assert result["msg"] == "tunnel_files renders on the controller: run it as a task, not as a bare module"
