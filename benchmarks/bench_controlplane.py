@@ -105,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if not args.keep:
             benchlab.remove_containers(containers)
+            benchlab.remove_network()
 
     for size in sizes:
         run = results["runs"][str(size)]

@@ -438,6 +438,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if not args.keep:
             benchlab.remove_containers([GATEWAY, LAPTOP])
+            benchlab.remove_network()
     benchlab.write_json(args.out / "dataplane.json", results)
     for profile in results["profiles"]:
         tcp = profile["summary"]["tcp_mbps"]

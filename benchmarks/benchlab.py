@@ -83,6 +83,11 @@ def remove_containers(names: list[str]) -> None:
         run(["podman", "rm", "-f", "-t", "2", name], check=False)
 
 
+def remove_network() -> None:
+    """Remove the bench network, unless containers still use it."""
+    run(["podman", "network", "rm", NETWORK], check=False)
+
+
 def container_address(name: str) -> str:
     """The container's global IPv6 address on the bench network."""
     output = sh(name, "ip -6 -o addr show dev eth0 scope global")

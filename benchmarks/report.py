@@ -138,7 +138,8 @@ def dataplane_section(dataplane: dict) -> tuple[list[str], dict]:
             f"{settings['rounds']} rounds, the profiles interleaved (A B C … A B C …) so that the load of the machine "
             "hits all alike: median (min–max). CPU is the user + system time of both OpenVPN processes (gateway and "
             "laptop end), read from `/proc/PID/stat` before and after each TCP run, per GB received. "
-            f"UDP: iperf3 at {settings['udp_rate']}bit/s for {settings['udp_seconds']} s, 1200-byte datagrams. "
+            f"UDP: iperf3 offering {settings['udp_rate']}bit/s for {settings['udp_seconds']} s, 1200-byte datagrams (where "
+            "the offer exceeds what a tunnel carries, its loss measures that shortfall). "
             "RTT: ping6, 20 pings 50 ms apart, mean. ‘Busy’ is the share of one core the busier end used during the TCP run."
         ),
         "",
@@ -341,6 +342,7 @@ def plot(path: Path, dataplane: dict, controlplane: dict, baseline: dict | None)
             color="#c0392b",
             label="re-run before (template loop)",
         )
+    axis.set_ylim(bottom=0)
     axis.set_title("Gateway run time vs laptops", fontsize=10)
     axis.set_xlabel("laptops in the inventory")
     axis.set_ylabel("seconds")
