@@ -74,8 +74,9 @@ def seconds_until_ping6(host, address, since, timeout):
 
 
 def main_pid(host, unit):
-    """The unit's main PID; 0 when it does not run."""
-    return int(host.check_output(f"systemctl show --property MainPID --value {unit}"))
+    """The unit's main PID; 0 when it does not run (or systemd cannot say yet, early in a boot)."""
+    result = host.run(f"systemctl show --property MainPID --value {unit}")
+    return int(result.stdout.strip() or 0) if result.rc == 0 else 0
 
 
 def run_playbook(*args, inventory=None, env=None):
