@@ -1,15 +1,18 @@
-"""Helpers for the scenarios that prove what admins fear (routed, lifecycle, faults, bad_inventory, secrets).
+"""Helpers of every scenario's testinfra verifier: the inventory, the plan it implies, the containers, traffic.
 
-Each scenario's tests/conftest.py puts this directory on sys.path. The containers are reached with
-`podman exec` (testinfra's podman backend); playbooks run as the admin runs them, with ansible-playbook,
-against Molecule's inventory and the installed collection.
+Each scenario's tests/conftest.py puts this directory on sys.path. The containers are reached with `podman exec`
+(testinfra's podman backend; its ansible backend has no podman connection). Playbooks run as the admin runs them,
+with ansible-playbook, against Molecule's inventory and the installed collection.
 """
 
+import base64
+import hashlib
 import os
 import re
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import testinfra
 import testinfra.utils.ansible_runner
@@ -24,6 +27,9 @@ from ansible_collections.sixtunnel.openvpn.plugins.plugin_utils.planner import p
 SITE_ADDRESS = "2001:db8:abba::1"  # on the gateway's loopback, beyond the tunnels (molecule/default/prepare.yml)
 SERVER_UNIT = "openvpn-server@sixtunnel-{}.service"
 CLIENT_UNIT = "openvpn-client@sixtunnel.service"
+INVENTORY_DIR = Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent
+EXPORT_DIR = INVENTORY_DIR / "exports"  # the default sixtunnel_export_dir, beside the inventory
+PEM_CERTIFICATE = re.compile(r"-----BEGIN CERTIFICATE-----(.+?)-----END CERTIFICATE-----", re.DOTALL)
 
 _containers = {}
 
@@ -36,11 +42,19 @@ def container(name):
 
 
 def molecule_inventory():
+    """The hosts Molecule made, with their variables."""
     return testinfra.utils.ansible_runner.AnsibleRunner(os.environ["MOLECULE_INVENTORY_FILE"])
 
 
-def plan_of(inventory, laptop_names, overrides=None):
+def whole_inventory():
+    """Molecule's inventory directory, which may also hold laptops Ansible does not manage (export, transports)."""
+    os.environ.setdefault("ANSIBLE_INVENTORY_IGNORE_REGEX", "^exports$")  # profiles, not inventory
+    return testinfra.utils.ansible_runner.AnsibleRunner(str(INVENTORY_DIR))
+
+
+def plan_of(inventory, laptop_names=None, overrides=None):
     """The plan, computed independently of the playbooks from the same inventory (plus per-laptop overrides)."""
+    laptop_names = laptop_names or inventory.get_hosts("sixtunnel_laptops")
     laptops = []
     for name in laptop_names:
         variables = dict(inventory.get_variables(name))
@@ -55,10 +69,14 @@ def plan_of(inventory, laptop_names, overrides=None):
     return {tunnel["name"]: tunnel for tunnel in plan_tunnels(site, laptops)["tunnels"]}
 
 
-def ping6(host, address, attempts=20):
+def present(plan):
+    return {name: tunnel for name, tunnel in plan.items() if tunnel["state"] == "present"}
+
+
+def ping6(host, address, attempts=20, options=""):
     """Ping until one answer comes back; a fresh tunnel may still be finishing its handshake."""
     for _ in range(attempts):
-        if host.run(f"ping -6 -c 1 -W 1 {address}").rc == 0:
+        if host.run(f"ping -6 -c 1 -W 1 {options} {address}").rc == 0:
             return True
         time.sleep(1)
     return False
@@ -95,7 +113,34 @@ def run_playbook(*args, inventory=None, env=None):
 
 def recap(output):
     """PLAY RECAP counters per host: {host: {"ok": n, "changed": n, ...}}."""
-    return {
-        match.group(1): {key: int(value) for key, value in re.findall(r"(\w+)=(\d+)", match.group(2))}
-        for match in re.finditer(r"^(\S+)\s+:\s+(ok=.*)$", output, re.MULTILINE)
-    }
+    lines = re.findall(r"^(\S+)\s+:\s+(ok=.*)$", output.split("PLAY RECAP", 1)[-1], re.MULTILINE)
+    return {host: {key: int(value) for key, value in re.findall(r"(\w+)=(\d+)", rest)} for host, rest in lines}
+
+
+def podman_cp(source, destination):
+    subprocess.run(["podman", "cp", str(source), destination], check=True)
+
+
+def certificate_fingerprint(pem):
+    """SHA-256 of the first certificate in a PEM text, the way OpenVPN's peer-fingerprint writes it."""
+    digest = hashlib.sha256(base64.b64decode("".join(PEM_CERTIFICATE.search(pem).group(1).split()))).hexdigest()
+    return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2)).upper()
+
+
+def inline_block(profile, tag):
+    """The content of an inline <tag>...</tag> block of an OpenVPN profile, or None."""
+    match = re.search(rf"^<{tag}>\n(.*?)\n</{tag}>$", profile, re.DOTALL | re.MULTILINE)
+    return match.group(1) if match else None
+
+
+def ip_counters(host):
+    """The kernel's fragmentation counters (IPv4 and IPv6): which packets it had to cut or glue."""
+    counters = {}
+    snmp = host.file("/proc/net/snmp").content_string.splitlines()
+    for names, values in zip(snmp[0::2], snmp[1::2], strict=True):
+        if names.startswith("Ip:"):
+            counters.update({f"Ip{k}": int(v) for k, v in zip(names.split()[1:], values.split()[1:], strict=True)})
+    for line in host.file("/proc/net/snmp6").content_string.splitlines():
+        key, value = line.split()
+        counters[key] = int(value)
+    return {key: counters[key] for key in ("IpFragCreates", "IpReasmReqds", "Ip6FragCreates", "Ip6ReasmReqds")}

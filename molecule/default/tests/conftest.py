@@ -1,23 +1,18 @@
-"""Fixtures shared by the scenarios' testinfra verifiers: the inventory and the plan it implies."""
+"""Fixtures of the default scenario: the inventory, the plan it implies, each laptop's auth mode, the containers."""
 
-import os
 import sys
+from pathlib import Path
 
 import pytest
-import testinfra
-import testinfra.utils.ansible_runner
 
-# The planner is imported from the installed collection, the one the converge used.
-for path in reversed(os.environ.get("ANSIBLE_COLLECTIONS_PATH", "").split(os.pathsep)):
-    if path and path not in sys.path:
-        sys.path.insert(0, path)
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "resources"))
 
-from ansible_collections.sixtunnel.openvpn.plugins.plugin_utils.planner import plan_tunnels
+from sixtunnel_molecule import container, molecule_inventory, plan_of
 
 
 @pytest.fixture(scope="session")
 def inventory():
-    return testinfra.utils.ansible_runner.AnsibleRunner(os.environ["MOLECULE_INVENTORY_FILE"])
+    return molecule_inventory()
 
 
 @pytest.fixture(scope="session")
@@ -26,39 +21,18 @@ def gateway_name(inventory):
 
 
 @pytest.fixture(scope="session")
-def laptop_names(inventory):
-    return inventory.get_hosts("sixtunnel_laptops")
+def plan(inventory):
+    return plan_of(inventory)
 
 
 @pytest.fixture(scope="session")
-def plan(inventory, laptop_names):
-    """The plan computed independently of the converge, from the same inventory."""
-    laptops = []
-    for name in laptop_names:
-        variables = inventory.get_variables(name)
-        laptop = {"name": name, "state": variables.get("sixtunnel_state", "present")}
-        laptop["routed_networks"] = variables.get("sixtunnel_routed_networks", [])
-        for key in ("tunnel_id", "port", "interface"):
-            if "sixtunnel_" + key in variables:
-                laptop[key] = variables["sixtunnel_" + key]
-        laptops.append(laptop)
-    site = inventory.get_variables(laptop_names[0])["sixtunnel_site"]
-    return {tunnel["name"]: tunnel for tunnel in plan_tunnels(site, laptops)["tunnels"]}
-
-
-@pytest.fixture(scope="session")
-def auth_mode(inventory, laptop_names):
-    return inventory.get_variables(laptop_names[0]).get("sixtunnel_auth", "peer_fingerprint")
+def auth_modes(inventory):
+    """Laptop name -> auth mode; the scenario has one laptop per mode."""
+    laptops = inventory.get_hosts("sixtunnel_laptops")
+    return {name: inventory.get_variables(name).get("sixtunnel_auth", "peer_fingerprint") for name in laptops}
 
 
 @pytest.fixture(scope="session")
 def hosts():
-    """Containers by inventory name, reached with `podman exec` (testinfra's ansible backend has no podman)."""
-    cache = {}
-
-    def host(name):
-        if name not in cache:
-            cache[name] = testinfra.get_host(f"podman://{name}")
-        return cache[name]
-
-    return host
+    """Containers by inventory name."""
+    return container

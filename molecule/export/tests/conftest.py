@@ -7,7 +7,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "resources"))
 
-from sixtunnel_transports import container, plan_of, whole_inventory
+from sixtunnel_molecule import container, plan_of, whole_inventory
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,7 @@
 container with nothing but OpenVPN passes IPv6 to the gateway end and the site with it."""
 
 import pytest
-from sixtunnel_transports import (
+from sixtunnel_molecule import (
     EXPORT_DIR,
     SITE_ADDRESS,
     certificate_fingerprint,

@@ -1,82 +1,25 @@
-"""Fixtures of the firewall scenario: the inventory, the plan it implies, containers and nft counters."""
+"""Fixtures of the firewall scenario: the plan the inventory implies, the containers and their nft tables."""
 
 import json
-import os
-import subprocess
 import sys
+from pathlib import Path
 
 import pytest
-import testinfra
-import testinfra.utils.ansible_runner
 
-# The planner is imported from the installed collection, the one the converge used.
-for path in reversed(os.environ.get("ANSIBLE_COLLECTIONS_PATH", "").split(os.pathsep)):
-    if path and path not in sys.path:
-        sys.path.insert(0, path)
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "resources"))
 
-from ansible_collections.sixtunnel.openvpn.plugins.plugin_utils.planner import plan_tunnels
+from sixtunnel_molecule import container, molecule_inventory, plan_of
 
 
 @pytest.fixture(scope="session")
-def inventory():
-    return testinfra.utils.ansible_runner.AnsibleRunner(os.environ["MOLECULE_INVENTORY_FILE"])
-
-
-@pytest.fixture(scope="session")
-def gateway_name(inventory):
-    return inventory.get_hosts("sixtunnel_gateways")[0]
-
-
-@pytest.fixture(scope="session")
-def laptop_names(inventory):
-    return inventory.get_hosts("sixtunnel_laptops")
-
-
-@pytest.fixture(scope="session")
-def plan(inventory, laptop_names):
-    """The plan computed independently of the converge, from the same inventory."""
-    laptops = []
-    for name in laptop_names:
-        variables = inventory.get_variables(name)
-        laptop = {"name": name, "state": variables.get("sixtunnel_state", "present")}
-        laptop["routed_networks"] = variables.get("sixtunnel_routed_networks", [])
-        for key in ("tunnel_id", "port", "interface"):
-            if "sixtunnel_" + key in variables:
-                laptop[key] = variables["sixtunnel_" + key]
-        laptops.append(laptop)
-    site = inventory.get_variables(laptop_names[0])["sixtunnel_site"]
-    return {tunnel["name"]: tunnel for tunnel in plan_tunnels(site, laptops)["tunnels"]}
+def plan():
+    return plan_of(molecule_inventory())
 
 
 @pytest.fixture(scope="session")
 def hosts():
-    """Containers by inventory name, reached with `podman exec`."""
-    cache = {}
-
-    def host(name):
-        if name not in cache:
-            cache[name] = testinfra.get_host(f"podman://{name}")
-        return cache[name]
-
-    return host
-
-
-@pytest.fixture(scope="session")
-def run_playbook():
-    """Run a playbook of the installed collection as an admin would; returns (returncode, output)."""
-
-    def run(playbook, *args):
-        result = subprocess.run(
-            ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], playbook, *args],
-            env={**os.environ, "ANSIBLE_FORCE_COLOR": "false", "ANSIBLE_NOCOLOR": "true"},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            check=False,
-        )
-        return result.returncode, result.stdout
-
-    return run
+    """Containers by inventory name."""
+    return container
 
 
 class Table:

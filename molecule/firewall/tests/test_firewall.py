@@ -6,8 +6,8 @@ import subprocess
 import time
 
 import pytest
+from sixtunnel_molecule import SITE_ADDRESS, ping6, present, recap, run_playbook
 
-SITE_ADDRESS = "2001:db8:abba::1"  # on the gateway's loopback, beyond the tunnels (molecule/default/prepare.yml)
 GATEWAY = "sixtunnel-firewall-gateway"
 LAPTOP1 = "sixtunnel-firewall-laptop1"
 LAPTOP2 = "sixtunnel-firewall-laptop2"  # routes 2001:db8:abba:2001::/64 to BEHIND
@@ -45,22 +45,8 @@ def probe(hosts, address, port, count=PROBES):
     return hosts(OUTSIDE).check_output(f"python3 -c '{PROBE}' {address} {port} {count}")
 
 
-def ping6(host, address, source=None, attempts=20):
-    """Ping until one answer comes back; a fresh tunnel may still be finishing its handshake."""
-    option = f"-I {source} " if source else ""
-    for _ in range(attempts):
-        if host.run(f"ping -6 -c 1 -W 1 {option}{address}").rc == 0:
-            return True
-        time.sleep(1)
-    return False
-
-
 def echo_requests_received(host):
     return int(host.check_output("awk '$1 == \"Icmp6InEchos\" {print $2}' /proc/net/snmp6"))
-
-
-def present(plan):
-    return {name: tunnel for name, tunnel in plan.items() if tunnel["state"] == "present"}
 
 
 @pytest.fixture
@@ -148,7 +134,7 @@ def test_spoofed_source_from_a_laptop_is_dropped_at_the_gateway(hosts, table, pl
     finally:
         laptop.run(f"ip -6 addr del {source}/128 dev {interface}")
     echoes = echo_requests_received(gateway)
-    assert ping6(laptop, SITE_ADDRESS, source=plan[LAPTOP1]["laptop_ip"])
+    assert ping6(laptop, SITE_ADDRESS, options=f"-I {plan[LAPTOP1]['laptop_ip']}")
     assert echo_requests_received(gateway) > echoes
 
 
@@ -261,13 +247,7 @@ def test_firewall_is_up_before_the_tunnels_after_a_reboot(hosts, table, plan):
     print(f"laptops back {time.monotonic() - started:.1f} s after the gateway booted")
 
 
-def recap(output):
-    """PLAY RECAP counters per host: {host: {"ok": n, "changed": n, ...}}."""
-    lines = re.findall(r"^(\S+)\s+:\s+(ok=.*)$", output.split("PLAY RECAP", 1)[-1], re.MULTILINE)
-    return {host: {key: int(value) for key, value in re.findall(r"(\w+)=(\d+)", rest)} for host, rest in lines}
-
-
-def test_offboarding_closes_the_laptops_port(hosts, table, plan, gateway_addresses, run_playbook):
+def test_offboarding_closes_the_laptops_port(hosts, table, plan, gateway_addresses):
     returncode, output = run_playbook("sixtunnel.openvpn.offboard", "-e", f"offboard={LAPTOP2}")
     assert returncode == 0, output
     gateway = table(GATEWAY)

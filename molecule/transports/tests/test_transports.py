@@ -4,7 +4,7 @@ and the MTU promise: the largest packet the tunnel takes crosses a 1400-byte pat
 import subprocess
 
 import pytest
-from sixtunnel_transports import SITE_ADDRESS, container, ip_counters, ping6
+from sixtunnel_molecule import SITE_ADDRESS, container, ip_counters, ping6
 
 TUN_MTU = 1280  # the roles' default
 LARGEST_PING = TUN_MTU - 40 - 8  # IPv6 and ICMPv6 headers
