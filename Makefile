@@ -9,7 +9,7 @@ COLLECTION := $(CURDIR)/collections/ansible_collections/sixtunnel/openvpn
 PYTHON ?= python3
 # Every scenario, one after another on one image (docs/guarantees.md says what each proves).
 # One alone: `make molecule MOLECULE_SCENARIOS=NAME`.
-MOLECULE_SCENARIOS ?= default export transports firewall routed lifecycle faults bad_inventory secrets
+MOLECULE_SCENARIOS ?= default export transports firewall routed lifecycle faults bad_inventory secrets real_networks
 
 export PATH := $(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
@@ -55,6 +55,7 @@ collection: $(COLLECTION)/MANIFEST.json
 .PHONY: image
 image: $(CACHE)/host.stamp
 	tests/podman/build-image.sh $(CACHE) > $(CACHE)/image-name
+	tests/podman/build-image.sh $(CACHE) openvpn27 > $(CACHE)/image27-name
 
 .PHONY: lint
 lint: collection
@@ -70,14 +71,15 @@ unit: collection
 # The filters' and module's docs print from the installed collection.
 .PHONY: docs-check
 docs-check: collection
-	for plugin in filter:tunnel_prefix filter:tunnel_plan module:tunnel_keys module:tunnel_files module:tunnel_units; do \
+	for plugin in filter:tunnel_prefix filter:tunnel_plan module:tunnel_keys module:tunnel_files module:tunnel_units module:tunnel_preflight module:tunnel_ready module:ipv6_forwarding; do \
 	  ansible-doc -t $${plugin%%:*} sixtunnel.openvpn.$${plugin#*:} | grep -q EXAMPLES || { echo "no docs for $$plugin"; exit 1; }; \
 	done
 
 .PHONY: molecule
 molecule: collection image
 	for scenario in $(MOLECULE_SCENARIOS); do \
-	  SIXTUNNEL_IMAGE=$$(cat $(CACHE)/image-name) molecule test -s $$scenario || exit 1; \
+	  SIXTUNNEL_IMAGE=$$(cat $(CACHE)/image-name) SIXTUNNEL_IMAGE_27=$$(cat $(CACHE)/image27-name) \
+	    molecule test -s $$scenario || exit 1; \
 	done
 
 .PHONY: test

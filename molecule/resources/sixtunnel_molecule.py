@@ -7,6 +7,7 @@ with ansible-playbook, against Molecule's inventory and the installed collection
 
 import base64
 import hashlib
+import ipaddress
 import os
 import re
 import subprocess
@@ -71,6 +72,21 @@ def plan_of(inventory, laptop_names=None, overrides=None):
 
 def present(plan):
     return {name: tunnel for name, tunnel in plan.items() if tunnel["state"] == "present"}
+
+
+def global_addresses(host, family):
+    """The host's global addresses of one family (4 or 6), with their prefix length, as ipaddress interfaces."""
+    output = host.check_output(f"ip -o -{family} addr show scope global")
+    return [ipaddress.ip_interface(field) for field in re.findall(r"\binet6? (\S+)", output)]
+
+
+def address_facing(host, peer, family):
+    """host's address on a network it shares with peer: podman does not fix which network becomes eth0."""
+    peer_networks = {interface.network for interface in global_addresses(peer, family)}
+    for interface in global_addresses(host, family):
+        if interface.network in peer_networks:
+            return str(interface.ip)
+    raise AssertionError(f"no IPv{family} network is shared by {host.backend.name} and {peer.backend.name}")
 
 
 def ping6(host, address, attempts=20, options=""):
@@ -144,3 +160,46 @@ def ip_counters(host):
         key, value = line.split()
         counters[key] = int(value)
     return {key: counters[key] for key in ("IpFragCreates", "IpReasmReqds", "Ip6FragCreates", "Ip6ReasmReqds")}
+
+
+def interface_of(host, address):
+    """The name of the interface that carries address (found by address, never assumed to be eth0)."""
+    fields = host.check_output(f"ip -o addr show to {address}").split()
+    if len(fields) < 2:
+        raise AssertionError(f"{host.backend.name} has no interface with the address {address}")
+    return fields[1]
+
+
+def journal_tail(host, unit, lines=20):
+    """The unit's last journal lines, to quote in an assertion's message."""
+    return host.run(f"journalctl -u {unit} -n {lines} --no-pager -o cat").stdout
+
+
+PING_LOG = "/tmp/sixtunnel-ping.log"
+PING_PID = "/tmp/sixtunnel-ping.pid"
+
+
+def start_ping(host, address, interval=0.2):
+    """A background ping6 (default five packets a second, so a one-second gap loses five); stop it with stop_ping."""
+    host.check_output(f"rm -f {PING_LOG} {PING_PID}")
+    # Detached, so it outlives this exec; it records its own PID to be stopped by that PID alone.
+    host.check_output(
+        f"nohup sh -c 'echo $$ > {PING_PID}; exec ping -6 -n -i {interval} {address} > {PING_LOG} 2>&1'"
+        " > /dev/null 2>&1 &"
+    )
+    for _ in range(20):
+        if host.file(PING_PID).exists and host.file(PING_LOG).contains("bytes from"):
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"ping to {address} did not start or got no answer: {host.file(PING_LOG).content_string}")
+
+
+def stop_ping(host):
+    """Stop the background ping6 and return (transmitted, received)."""
+    host.check_output(f"kill -INT $(cat {PING_PID})")
+    for _ in range(20):
+        match = re.search(r"(\d+) packets transmitted, (\d+) received", host.file(PING_LOG).content_string)
+        if match:
+            return int(match.group(1)), int(match.group(2))
+        time.sleep(0.5)
+    raise AssertionError(f"no ping summary in {PING_LOG}")

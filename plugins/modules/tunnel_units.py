@@ -67,6 +67,8 @@ from ansible.module_utils.basic import AnsibleModule
 # UnitFileState values for which `systemctl is-enabled` succeeds: nothing to enable.
 ENABLED_STATES = {"enabled", "enabled-runtime", "static", "indirect", "generated", "transient", "alias"}
 RUNNING_STATES = {"active", "activating", "reloading"}
+# "activating (auto-restart)": the process died and systemd waits to start it again; not running.
+DEAD_SUBSTATES = {"auto-restart"}
 
 
 def parse_show(output: str) -> list[dict[str, str]]:
@@ -96,7 +98,7 @@ def main() -> None:
     systemctl = module.get_bin_path("systemctl", required=True)
 
     _rc, out, err = module.run_command(
-        [systemctl, "show", "--property=LoadState,ActiveState,UnitFileState", "--", *units], check_rc=True
+        [systemctl, "show", "--property=LoadState,ActiveState,SubState,UnitFileState", "--", *units], check_rc=True
     )
     states = parse_show(out)
     if len(states) != len(units):
@@ -111,7 +113,11 @@ def main() -> None:
     if module.params["state"] == "restarted":
         to_start = units
     else:
-        to_start = [unit for unit, state in zip(units, states) if state.get("ActiveState") not in RUNNING_STATES]
+        to_start = [
+            unit
+            for unit, state in zip(units, states)
+            if state.get("ActiveState") not in RUNNING_STATES or state.get("SubState") in DEAD_SUBSTATES
+        ]
 
     if not module.check_mode:
         if to_enable:

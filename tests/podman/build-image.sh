@@ -1,26 +1,64 @@
 #!/usr/bin/env bash
-# Builds the Debian 12 image the lab and Molecule use, locally: no container registry is reachable.
-# The tag carries a hash of the package list, so a changed list builds a new image once.
+# Builds the test images locally (no container registry is reachable) and prints the image's name:
+#   build-image.sh CACHE_DIR            Debian 12 with OpenVPN 2.6: the lab and every scenario run on it
+#   build-image.sh CACHE_DIR openvpn27  Debian 13 with OpenVPN 2.7 from trixie-backports: what a 2.6 config
+#                                       meets after a package upgrade (scenario default)
+# The tag carries a hash of the package lists, so a changed list builds a new image once.
 set -euo pipefail
-cache_dir=${1:?usage: build-image.sh CACHE_DIR}
+cache_dir=${1:?usage: build-image.sh CACHE_DIR [openvpn27]}
+flavour=${2:-debian12}
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
-# python3-apt for Ansible's apt module; openssl makes the peer-fingerprint certificates;
-# the rest are the tools the tests and benchmarks drive inside the containers.
-packages=systemd,systemd-sysv,python3,python3-apt,iproute2,openvpn,openssl,iputils-ping,iputils-tracepath,traceroute,nftables,iperf3,procps,netcat-openbsd,tcpdump
-tag=$(printf '%s' "$packages" | sha256sum | cut -c1-12)
-image=localhost/sixtunnel-debian12:$tag
+case "$flavour" in
+  debian12)
+    name=sixtunnel-debian12
+    suite=bookworm
+    # python3-apt for Ansible's apt module; openssl makes the peer-fingerprint certificates;
+    # radvd plays the router of the real_networks scenario; the rest are the tools the tests and benchmarks
+    # drive inside the containers.
+    packages=systemd,systemd-sysv,python3,python3-apt,iproute2,openvpn,openssl,iputils-ping,iputils-tracepath,traceroute,nftables,iperf3,procps,netcat-openbsd,tcpdump,radvd
+    backports=
+    command='["/sbin/init"]'
+    ;;
+  openvpn27)
+    name=sixtunnel-debian13-openvpn27
+    suite=trixie
+    # No systemd: the test runs openvpn itself. iproute2 for the up-scripts.
+    packages=iproute2
+    backports=openvpn
+    command='["sleep", "infinity"]'
+    ;;
+  *)
+    echo "unknown image: $flavour (debian12 or openvpn27)" >&2
+    exit 2
+    ;;
+esac
+# The Debian 12 tag hashes the package list alone, as before, so its existing image stays valid.
+tag=$(printf '%s' "$packages${backports:+ backports:$backports}" | sha256sum | cut -c1-12)
+image=localhost/$name:$tag
 
 if podman image exists "$image"; then
   echo "$image"
   exit 0
 fi
-rootfs="$cache_dir/rootfs-$tag"
+rootfs="$cache_dir/rootfs-$name-$tag"
 rm -rf "$rootfs"
 mkdir -p "$cache_dir"
-debootstrap --variant=minbase --include="$packages" bookworm "$rootfs" "$mirror" >&2
+debootstrap --variant=minbase --include="$packages" "$suite" "$rootfs" "$mirror" >&2
+if [ -n "$backports" ]; then
+  printf 'Types: deb\nURIs: %s\nSuites: %s-backports\nComponents: main\nSigned-By: %s\n' \
+    "$mirror" "$suite" /usr/share/keyrings/debian-archive-keyring.gpg >"$rootfs/etc/apt/sources.list.d/backports.sources"
+  # apt in the chroot resolves the mirror with the host's resolver; the image must not keep it.
+  cp /etc/resolv.conf "$rootfs/etc/resolv.conf"
+  chroot "$rootfs" apt-get update -qq >&2
+  # shellcheck disable=SC2086 # a list of package names
+  DEBIAN_FRONTEND=noninteractive chroot "$rootfs" apt-get install -y -qq --no-install-recommends -t "$suite-backports" $backports >&2
+  # apt-get update left ~90 MB of package caches behind.
+  chroot "$rootfs" apt-get clean
+  rm -f "$rootfs/etc/resolv.conf"
+fi
 # No daemon started at build time should stay enabled in the image: the roles enable what they need.
-chroot "$rootfs" systemctl disable openvpn.service nftables.service >/dev/null 2>&1 || true
+chroot "$rootfs" systemctl disable openvpn.service nftables.service radvd.service >/dev/null 2>&1 || true
 rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
-tar -C "$rootfs" -c . | podman import --change 'CMD ["/sbin/init"]' - "$image" >&2
+tar -C "$rootfs" -c . | podman import --change "CMD $command" - "$image" >&2
 rm -rf "$rootfs"
 echo "$image"

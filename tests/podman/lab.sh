@@ -35,10 +35,10 @@ case ${1:-} in
     echo "== Tunnels (ledger: inventories/lab/sixtunnel-ledger.yml)"
     for laptop in "${laptops[@]}"; do
       interface=$(podman exec "$laptop" sed -n 's/^dev //p' /etc/openvpn/client/sixtunnel.conf)
-      gateway_end=$(podman exec "$laptop" ip -6 route show 2000::/3 | sed -n 's/.*via \([^ ]*\).*/\1/p')
+      gateway_end=$(podman exec "$laptop" ip -6 route show table all 2000::/3 | sed -n 's/.*via \([^ ]*\).*/\1/p')
       echo "== $laptop ($interface)"
       show podman exec "$laptop" ip -6 -brief addr show dev "$interface"
-      show podman exec "$laptop" ip -6 route show 2000::/3
+      show podman exec "$laptop" ip -6 route show table all 2000::/3
       for attempt in $(seq 20); do
         podman exec "$laptop" ping -6 -c 1 -W 1 "$gateway_end" >/dev/null 2>&1 && break
         sleep 1

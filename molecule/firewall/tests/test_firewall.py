@@ -6,7 +6,7 @@ import subprocess
 import time
 
 import pytest
-from sixtunnel_molecule import SITE_ADDRESS, ping6, present, recap, run_playbook
+from sixtunnel_molecule import SITE_ADDRESS, address_facing, ping6, present, recap, run_playbook
 
 GATEWAY = "sixtunnel-firewall-gateway"
 LAPTOP1 = "sixtunnel-firewall-laptop1"
@@ -52,13 +52,7 @@ def echo_requests_received(host):
 @pytest.fixture
 def gateway_addresses(hosts):
     """The gateway's IPv4 and IPv6 address on the network it shares with OUTSIDE (a reboot may change them)."""
-    gateway = hosts(GATEWAY)
-    return {
-        family: gateway.check_output(
-            f"ip -o -{family} addr show dev eth0 scope global | awk '{{print $4}}' | cut -d/ -f1 | head -n 1"
-        )
-        for family in (4, 6)
-    }
+    return {family: address_facing(hosts(GATEWAY), hosts(OUTSIDE), family) for family in (4, 6)}
 
 
 def test_table_holds_exactly_the_inventory_tunnels(table, plan):
@@ -163,9 +157,7 @@ def test_laptop_to_laptop_is_dropped(hosts, table, plan, source, target):
 def test_a_neighbour_cannot_enter_the_site_through_a_routing_laptop(hosts, table, plan, source):
     """OUTSIDE shares laptop2's local network and routes the site via laptop2: laptop2 drops it, whatever the source."""
     outside, laptop = hosts(OUTSIDE), hosts(LAPTOP2)
-    laptop_address = laptop.check_output(
-        "ip -o -6 addr show dev eth0 scope global | awk '{print $4}' | cut -d/ -f1 | head -n 1"
-    )
+    laptop_address = address_facing(laptop, outside, 6)
     spoofed = "2001:db8:abba:2001::5"  # inside laptop2's routed network, but arriving from the wrong side
     outside.check_output(f"ip -6 route replace 2001:db8:abba::/48 via {laptop_address}")
     if source == "routed":

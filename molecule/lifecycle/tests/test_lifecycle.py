@@ -18,11 +18,9 @@ from sixtunnel_molecule import (
     ping6,
     plan_of,
     run_playbook,
+    start_ping,
+    stop_ping,
 )
-
-PING_LOG = "/tmp/lifecycle-ping.log"
-PING_PID = "/tmp/lifecycle-ping.pid"
-PING_INTERVAL = 0.2  # seconds: five packets a second, so a one-second gap would lose five
 
 
 @pytest.fixture(scope="module")
@@ -42,31 +40,6 @@ def pids(names):
             if pid:
                 found[(host, unit)] = pid
     return found
-
-
-def start_ping(host, address):
-    host.check_output(f"rm -f {PING_LOG} {PING_PID}")
-    # Detached, so it outlives this exec; it records its own PID to be stopped by that PID alone.
-    host.check_output(
-        f"nohup sh -c 'echo $$ > {PING_PID}; exec ping -6 -n -i {PING_INTERVAL} {address} > {PING_LOG} 2>&1'"
-        " > /dev/null 2>&1 &"
-    )
-    for _ in range(20):
-        if host.file(PING_PID).exists and host.file(PING_LOG).contains("bytes from"):
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"ping to {address} did not start or got no answer: {host.file(PING_LOG).content_string}")
-
-
-def stop_ping(host):
-    """Stop the ping and return (transmitted, received)."""
-    host.check_output(f"kill -INT $(cat {PING_PID})")
-    for _ in range(20):
-        match = re.search(r"(\d+) packets transmitted, (\d+) received", host.file(PING_LOG).content_string)
-        if match:
-            return int(match.group(1)), int(match.group(2))
-        time.sleep(0.5)
-    raise AssertionError(f"no ping summary in {PING_LOG}")
 
 
 def test_onboarding_with_limit_leaves_running_tunnel_alone(names, plan, ledger_file, onboarding_inventory):

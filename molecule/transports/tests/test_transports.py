@@ -30,7 +30,9 @@ def test_tun_device_carries_ipv6_without_neighbour_discovery(laptop_names, plan,
     for host in (laptop, gateway):
         link = host.check_output(f"ip -o link show dev {tunnel['interface']}")
         assert "POINTOPOINT" in link and "NOARP" in link and "link/none" in link
-    assert f"via {tunnel['gateway_ip']} dev {tunnel['interface']}" in laptop.check_output("ip -6 route show 2000::/3")
+    assert f"via {tunnel['gateway_ip']} dev {tunnel['interface']}" in laptop.check_output(
+        "ip -6 route show table all 2000::/3"
+    )
     assert ping6(laptop, SITE_ADDRESS)
     assert laptop.check_output(f"ip -6 neigh show dev {tunnel['interface']}") == ""
 

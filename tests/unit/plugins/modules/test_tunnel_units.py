@@ -26,6 +26,7 @@ if verb == "show":
     print("\\n\\n".join(
         f"LoadState={'loaded' if name in units else 'not-found'}\\n"
         f"ActiveState={units.get(name, {}).get('active', 'inactive')}\\n"
+        f"SubState={units.get(name, {}).get('sub', 'running')}\\n"
         f"UnitFileState={units.get(name, {}).get('file', '')}" for name in names))
     sys.exit(0)
 for name in names:
@@ -36,6 +37,7 @@ for name in names:
         sys.exit(1)
     else:
         units[name]["active"] = "active"
+        units[name]["sub"] = "running"
 with open(state_path, "w") as handle:
     json.dump(units, handle)
 """
@@ -134,3 +136,12 @@ def test_failed_start_fails_the_task(systemctl, capsys):
     result = run_module(capsys, units=["b.service"])
     assert result["failed"] is True
     assert result["msg"] == "systemctl start failed: Job for b.service failed."
+
+
+def test_a_unit_waiting_to_restart_is_started_not_counted_as_running(systemctl, capsys):
+    """A crash-looping OpenVPN shows `activating (auto-restart)`; it is not running."""
+    set_units, calls = systemctl
+    set_units({"a.service": {"active": "activating", "sub": "auto-restart", "file": "enabled"}})
+    result = run_module(capsys, units=["a.service"])
+    assert result["started_units"] == ["a.service"]
+    assert calls()[-1] == "start -- a.service"

@@ -1,0 +1,171 @@
+#!/usr/bin/python
+# Copyright (c) 2026, sixtunnel.openvpn contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: tunnel_preflight
+short_description: Refuse a host that cannot carry its tunnels, before anything is changed
+version_added: 1.0.0
+description:
+  - Read-only checks run by C(playbooks/plan.yml) on every host of the run before any host is changed. A failure
+    names the host, the value and what to do.
+  - IPv6 must exist in the kernel. A host whose new interfaces start with IPv6 off
+    (C(net.ipv6.conf.default.disable_ipv6=1)) is fine where the up-script can turn it on for its own device
+    (C(/proc/sys) writable), and refused where it cannot.
+  - Each planned port must be free, or held by the OpenVPN instance that owns it (its unit's cgroup). A foreign
+    process on a planned port would make that tunnel's OpenVPN crash-loop on C(Address already in use).
+  - C(ss) names a socket's process only where root may read that process's C(/proc) entries; in a container
+    without C(CAP_SYS_PTRACE) a process that dropped root (an OpenVPN running as C(nobody)) is not named and
+    by name; a planned port held by such an unnamed process while the tunnel's own unit is not running is
+    refused as foreign all the same.
+options:
+  host:
+    description: The inventory name, for messages.
+    type: str
+    required: true
+  listeners:
+    description: Ports the host's tunnels will listen on.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      port:
+        description: Port number.
+        type: int
+        required: true
+      transport:
+        description: C(udp) or C(tcp).
+        type: str
+        choices: [udp, tcp]
+        required: true
+      laptop:
+        description: The laptop whose tunnel uses the port, for messages.
+        type: str
+        required: true
+      unit:
+        description: The systemd unit allowed to hold the port, e.g. C(openvpn-server@sixtunnel-laptop1.service).
+        type: str
+        required: true
+  proc_root:
+    description: Where the kernel's C(net.ipv6.conf) tree is; for tests.
+    type: path
+    default: /proc/sys/net/ipv6/conf
+author:
+  - sixtunnel.openvpn contributors
+notes:
+  - Supports check mode; it changes nothing in any mode.
+requirements:
+  - C(ss) (iproute2) on the managed host when O(listeners) is not empty.
+"""
+
+EXAMPLES = r"""
+- name: Refuse the gateway if a planned port is taken
+  sixtunnel.openvpn.tunnel_preflight:
+    host: "{{ inventory_hostname }}"
+    listeners:
+      - {port: 1195, transport: udp, laptop: laptop1, unit: openvpn-server@sixtunnel-laptop1.service}
+"""
+
+RETURN = r"""
+listeners:
+  description: Processes found on the planned ports, per C(transport/port), each with name, pid and cgroup.
+  returned: always
+  type: dict
+  sample: {"udp/1195": [{"name": "openvpn", "pid": 812, "cgroup": "/system.slice/..."}]}
+"""
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.sixtunnel.openvpn.plugins.module_utils._sockets import parse_ss
+
+
+def cgroup_of(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cgroup", encoding="utf-8") as handle:
+            return handle.read()
+    except OSError:
+        return ""
+
+
+def units_running(module: AnsibleModule, units: list[str]) -> dict[str, bool]:
+    """{unit: whether it has a main process}, from one `systemctl show` for all units (blocks in order)."""
+    systemctl = module.get_bin_path("systemctl", required=True)
+    _rc, out, _err = module.run_command([systemctl, "show", "--property=MainPID", "--", *units], check_rc=True)
+    pids = [block.strip().partition("=")[2] for block in out.strip("\n").split("\n\n")]
+    return {unit: pid not in ("", "0") for unit, pid in zip(units, pids)}
+
+
+def ipv6_problem(root: str) -> str | None:
+    """Why new tunnel devices could not get IPv6 here, or None."""
+    if not os.path.isdir(os.path.join(root, "all")):
+        return f"IPv6 is off in the kernel ({root} is missing); boot without ipv6.disable=1"
+    default = os.path.join(root, "default", "disable_ipv6")
+    with open(default, encoding="ascii") as handle:
+        off = handle.read().strip() != "0"
+    # The file, not its directory: the kernel refuses writes to /proc/sys directories even where the files take them.
+    if off and not os.access(default, os.W_OK):
+        return (
+            "new interfaces start with IPv6 off (net.ipv6.conf.default.disable_ipv6=1) and /proc/sys is read-only, "
+            "so the up-script cannot turn it on for the tunnel device; set net.ipv6.conf.default.disable_ipv6=0"
+        )
+    return None
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            "host": {"type": "str", "required": True},
+            "listeners": {
+                "type": "list",
+                "elements": "dict",
+                "default": [],
+                "options": {
+                    "port": {"type": "int", "required": True},
+                    "transport": {"type": "str", "choices": ["udp", "tcp"], "required": True},
+                    "laptop": {"type": "str", "required": True},
+                    "unit": {"type": "str", "required": True},
+                },
+            },
+            "proc_root": {"type": "path", "default": "/proc/sys/net/ipv6/conf"},
+        },
+        supports_check_mode=True,
+    )
+    host = module.params["host"]
+    problems = []
+    ipv6 = ipv6_problem(module.params["proc_root"])
+    if ipv6:
+        problems.append(ipv6)
+
+    found = {}
+    if module.params["listeners"]:
+        ss = module.get_bin_path("ss", required=True)
+        bound = {}
+        for transport in ("udp", "tcp"):
+            _rc, out, _err = module.run_command([ss, "-Hlnp", "--" + transport], check_rc=True)
+            bound[transport] = parse_ss(out)
+        running = units_running(module, [listener["unit"] for listener in module.params["listeners"]])
+        for listener in module.params["listeners"]:
+            port, transport = listener["port"], listener["transport"]
+            holders = [(name, pid, cgroup_of(pid)) for name, pid in bound[transport].get(port, [])]
+            found[f"{transport}/{port}"] = [{"name": n, "pid": p, "cgroup": c.strip()} for n, p, c in holders]
+            foreign = [f"{name} (pid {pid})" for name, pid, cgroup in holders if listener["unit"] not in cgroup]
+            if port in bound[transport] and not holders and not running.get(listener["unit"]):
+                # A socket whose process ss may not name (see the description), while our unit is not running.
+                foreign.append("a process that ss cannot name (one that dropped root, such as another OpenVPN)")
+            if foreign:
+                who = ", ".join(foreign)
+                problems.append(
+                    f"{transport.upper()} port {port}, planned for laptop {listener['laptop']}, is taken by {who}; "
+                    "stop that process, or give the laptop another port (sixtunnel_port, or sixtunnel_site.port_base)"
+                )
+    if problems:
+        module.fail_json(msg=f"{host}: " + " | ".join(problems), listeners=found)
+    module.exit_json(changed=False, listeners=found)
+
+
+if __name__ == "__main__":
+    main()
