@@ -4,7 +4,7 @@ and the MTU promise: the largest packet the tunnel takes crosses a 1400-byte pat
 import subprocess
 
 import pytest
-from sixtunnel_molecule import SITE_ADDRESS, container, ip_counters, ping6
+from sixtunnel_molecule import SITE_ADDRESS, address_facing, container, interface_of, ip_counters, ping6
 
 TUN_MTU = 1280  # the roles' default
 LARGEST_PING = TUN_MTU - 40 - 8  # IPv6 and ICMPv6 headers
@@ -69,7 +69,8 @@ def test_largest_packet_crosses_a_1400_byte_path_unfragmented(kind, laptop_names
     """The tunnel promises IPv6 packets of tun-mtu bytes; over UDP they must fit the path whole."""
     name = laptop_names[kind]
     laptop = container(name)
-    assert int(laptop.check_output("cat /sys/class/net/eth0/mtu")) == PATH_MTU
+    uplink = interface_of(laptop, address_facing(laptop, gateway, 6 if kind == "v6" else 4))
+    assert int(laptop.check_output(f"cat /sys/class/net/{uplink}/mtu")) == PATH_MTU
     assert ping6(laptop, plan[name]["gateway_ip"])
     before = {host: ip_counters(container(host)) for host in (name, gateway.backend.name)}
     big = laptop.run(f"ping -6 -M do -c 3 -W 2 -s {LARGEST_PING} {plan[name]['gateway_ip']}")
