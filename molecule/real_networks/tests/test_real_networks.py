@@ -190,10 +190,11 @@ def test_forwarding_host_learns_a_new_default_route_from_the_next_advertisement(
 # 3. IPv6 off on new devices; the gateway's second, non-preferred address
 
 
-def test_tunnel_works_on_a_laptop_whose_new_devices_have_ipv6_off(plan):
-    laptop, tunnel = container(LAPTOP3), plan[LAPTOP3]
-    assert sysctl(laptop, "net.ipv6.conf.default.disable_ipv6") == "1", "the case is not built"
-    assert sysctl(laptop, f"net.ipv6.conf.{tunnel['interface']}.disable_ipv6") == "0"
+def test_tunnel_works_where_new_devices_have_ipv6_off_on_both_ends(plan):
+    laptop, gateway, tunnel = container(LAPTOP3), container(GATEWAY), plan[LAPTOP3]
+    for host in (laptop, gateway):
+        assert sysctl(host, "net.ipv6.conf.default.disable_ipv6") == "1", "the case is not built"
+        assert sysctl(host, f"net.ipv6.conf.{tunnel['interface']}.disable_ipv6") == "0"
     assert ping6(laptop, tunnel["gateway_ip"]), journal_tail(laptop, CLIENT_UNIT)
     assert ping6(laptop, SITE_ADDRESS), journal_tail(laptop, CLIENT_UNIT)
 
