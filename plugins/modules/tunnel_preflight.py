@@ -70,6 +70,11 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+problems:
+  description: Why the host cannot carry its tunnels, one sentence each, starting with O(host); empty when it can.
+  returned: always
+  type: list
+  elements: str
 listeners:
   description: Processes found on the planned ports, per C(transport/port), each with name, pid and cgroup.
   returned: always
@@ -162,9 +167,10 @@ def main() -> None:
                     f"{transport.upper()} port {port}, planned for laptop {listener['laptop']}, is taken by {who}; "
                     "stop that process, or give the laptop another port (sixtunnel_port, or sixtunnel_site.port_base)"
                 )
+    problems = [f"{host}: {problem}" for problem in problems]
     if problems:
-        module.fail_json(msg=f"{host}: " + " | ".join(problems), listeners=found)
-    module.exit_json(changed=False, listeners=found)
+        module.fail_json(msg=" | ".join(problems), problems=problems, listeners=found)
+    module.exit_json(changed=False, problems=[], listeners=found)
 
 
 if __name__ == "__main__":

@@ -327,3 +327,18 @@ def test_roaming_laptop_is_back_through_its_tunnel_within_30_s(plan, networks):
     )
     route = laptop.check_output(f"ip -6 route get {SITE_ADDRESS}")
     assert f"dev {plan[LAPTOP1]['interface']}" in route, route
+
+
+# 7. A travelling laptop that is switched off (last: laptop2 stays off)
+
+
+def test_a_switched_off_laptop_only_drops_out_of_the_run(plan):
+    """The checks before any change reach every laptop; one that is off must not stop the run for the others."""
+    subprocess.run(["podman", "stop", LAPTOP2], check=True, stdout=subprocess.DEVNULL)
+    rc, output = run_playbook("sixtunnel.openvpn.site")
+    counts = recap(output)
+    assert counts[LAPTOP2]["unreachable"] == 1, output
+    for name in (GATEWAY, LAPTOP1, LAPTOP3):
+        assert (counts[name]["failed"], counts[name]["unreachable"]) == (0, 0), f"{name}:\n{output}"
+    assert rc == 4, f"ansible-playbook returned {rc}, not 4 (some host unreachable):\n{output}"
+    assert ping6(container(LAPTOP3), plan[LAPTOP3]["gateway_ip"]), journal_tail(container(LAPTOP3), CLIENT_UNIT)
