@@ -17,15 +17,15 @@ from ansible_collections.sixtunnel.openvpn.plugins.modules import ipv6_forwardin
     ("conf", "expected"),
     [
         # An uplink that takes its default route from advertisements and does not forward yet keeps them.
-        ({"eth0": {"accept_ra": "1", "forwarding": "0"}}, ["eth0"]),
+        ({"uplink0": {"accept_ra": "1", "forwarding": "0"}}, ["uplink0"]),
         # Already 2 (an earlier run): still listed, so the file does not change on a re-run.
-        ({"eth0": {"accept_ra": "2", "forwarding": "1"}}, ["eth0"]),
+        ({"uplink0": {"accept_ra": "2", "forwarding": "1"}}, ["uplink0"]),
         # The admin's own router set-up (forwarding with accept_ra=1, advertisements ignored) is left alone.
-        ({"eth0": {"accept_ra": "1", "forwarding": "1"}}, []),
-        ({"eth0": {"accept_ra": "0", "forwarding": "0"}}, []),
+        ({"uplink0": {"accept_ra": "1", "forwarding": "1"}}, []),
+        ({"uplink0": {"accept_ra": "0", "forwarding": "0"}}, []),
         (
-            {name: {"accept_ra": "1", "forwarding": "0"} for name in ("all", "default", "lo", "wlan0", "eth0.7")},
-            ["eth0.7", "wlan0"],
+            {name: {"accept_ra": "1", "forwarding": "0"} for name in ("all", "default", "lo", "wlan0", "uplink0.7")},
+            ["uplink0.7", "wlan0"],
         ),
     ],
 )
@@ -34,8 +34,8 @@ def test_ra_interfaces(conf, expected):
 
 
 def test_file_lists_accept_ra_before_forwarding_and_writes_vlan_dots_as_slashes():
-    assert ipv6_forwarding.file_content(["eth0.7"]).splitlines()[1:] == [
-        "net.ipv6.conf.eth0/7.accept_ra = 2",
+    assert ipv6_forwarding.file_content(["uplink0.7"]).splitlines()[1:] == [
+        "net.ipv6.conf.uplink0/7.accept_ra = 2",
         "net.ipv6.conf.all.forwarding = 1",
     ]
 
@@ -48,7 +48,7 @@ def proc(tmp_path):
         "all": ("1", "0"),
         "default": ("1", "0"),
         "lo": ("1", "0"),
-        "eth0": ("1", "0"),
+        "uplink0": ("1", "0"),
         "br0": ("1", "1"),
     }
     for name, (accept_ra, forwarding) in values.items():
@@ -68,11 +68,14 @@ def test_keeps_advertisements_on_the_uplink_then_forwards_and_a_rerun_changes_no
     path = tmp_path / "60-sixtunnel-forwarding.conf"
     result = run_module(capsys, path=str(path), proc_root=str(proc))
     assert result["changed"] is True
-    assert result["ra_interfaces"] == ["eth0"]
-    assert result["written"] == [str(proc / "eth0" / "accept_ra"), str(proc / "all" / "forwarding")]
-    assert (proc / "eth0" / "accept_ra").read_text() == "2"
+    assert result["ra_interfaces"] == ["uplink0"]
+    assert result["written"] == [str(proc / "uplink0" / "accept_ra"), str(proc / "all" / "forwarding")]
+    assert (proc / "uplink0" / "accept_ra").read_text() == "2"
     assert (proc / "br0" / "accept_ra").read_text() == "1\n"
-    assert path.read_text().splitlines()[1:] == ["net.ipv6.conf.eth0.accept_ra = 2", "net.ipv6.conf.all.forwarding = 1"]
+    assert path.read_text().splitlines()[1:] == [
+        "net.ipv6.conf.uplink0.accept_ra = 2",
+        "net.ipv6.conf.all.forwarding = 1",
+    ]
     assert oct(path.stat().st_mode & 0o777) == "0o644"
 
     again = run_module(capsys, path=str(path), proc_root=str(proc))
