@@ -9,7 +9,8 @@
 
 One fresh gateway container per size (sixtunnel-bench-cpN), each with its own inventory of N laptops that exist
 only in the inventory: static-key laptops, so the gateway can configure every tunnel without reaching them, and
-`--limit` to the gateway, so the whole site.yml runs (plan included) but only the gateway is contacted. Converges
+`--limit` to the gateway, so the whole site.yml runs (plan included) but only the gateway is contacted, over SSH
+as a site reaches it (an account with sudo, pipelining, connection reuse: benchlab.ssh_access). Converges
 run one after another; re-runs are interleaved (1, 10, 50, 100, 1, 10, ...) so that the load of a shared machine
 hits every size alike. Writes DIR/controlplane.json: wall seconds, the gateway's changed count, and the gateway's
 total OpenVPN resident memory after the converge.
@@ -32,7 +33,7 @@ def gateway_name(size: int) -> str:
     return f"{benchlab.PREFIX}cp{size}"
 
 
-def write_inventory(directory: Path, size: int) -> Path:
+def write_inventory(directory: Path, size: int, ssh_dir: Path) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     for stale in directory.glob("*"):
         stale.unlink()
@@ -44,9 +45,7 @@ def write_inventory(directory: Path, size: int) -> Path:
         "---\n"
         f"# {size} laptops that exist only here: static keys, so the gateway needs nothing from them.\n"
         "all:\n"
-        "  vars:\n"
-        "    ansible_connection: containers.podman.podman\n"
-        "    ansible_python_interpreter: /usr/bin/python3\n"
+        "  vars:\n" + benchlab.inventory_connection(ssh_dir) + "    ansible_python_interpreter: /usr/bin/python3\n"
         "    sixtunnel_site:\n"
         f"      prefix: {SITE_PREFIX}\n"
         "  children:\n"
@@ -85,12 +84,16 @@ def main(argv: list[str] | None = None) -> int:
     sizes = [int(size) for size in args.sizes.split(",")]
 
     containers = [gateway_name(size) for size in sizes]
-    inventories = {size: write_inventory(args.out / "controlplane" / f"laptops-{size}", size) for size in sizes}
+    ssh_dir = args.out / "controlplane" / "ssh"
+    inventories = {
+        size: write_inventory(args.out / "controlplane" / f"laptops-{size}", size, ssh_dir) for size in sizes
+    }
     results = {"sizes": sizes, "reruns": args.reruns, "machine": benchlab.machine(), "runs": {}}
     try:
         for name in containers:
             benchlab.start_container(name)
         benchlab.wait_booted(containers)
+        benchlab.ssh_access(containers, ssh_dir)
         for size in sizes:
             benchlab.log(f"control plane: converge with {size} laptops")
             first = converge(inventories[size], size)

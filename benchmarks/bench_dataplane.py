@@ -131,7 +131,7 @@ def load_planner():
     return module
 
 
-def write_inventory(directory: Path) -> Path:
+def write_inventory(directory: Path, ssh_dir: Path) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     for stale in directory.glob("*"):
         stale.unlink()
@@ -146,9 +146,7 @@ def write_inventory(directory: Path) -> Path:
         "---\n"
         "# The data-plane bench: every laptop lives in one container, each as its own client instance.\n"
         "all:\n"
-        "  vars:\n"
-        "    ansible_connection: containers.podman.podman\n"
-        "    ansible_python_interpreter: /usr/bin/python3\n"
+        "  vars:\n" + benchlab.inventory_connection(ssh_dir) + "    ansible_python_interpreter: /usr/bin/python3\n"
         "    sixtunnel_site:\n"
         f"      prefix: {SITE['prefix']}\n"
         "  children:\n"
@@ -368,12 +366,14 @@ def main(argv: list[str] | None = None) -> int:
     planner = load_planner()
     plan = planner.plan_tunnels(SITE, [{"name": p["laptop"], "tunnel_id": p["tunnel_id"]} for p in ROLE_PROFILES])
     planned = {tunnel["name"]: tunnel for tunnel in plan["tunnels"]}
-    inventory = write_inventory(args.out / "dataplane")
+    ssh_dir = args.out / "dataplane-ssh"
+    inventory = write_inventory(args.out / "dataplane", ssh_dir)
     results = {"machine": benchlab.machine(), "settings": vars(args) | {"out": str(args.out)}}
     try:
         for name in (GATEWAY, LAPTOP):
             benchlab.start_container(name)
         benchlab.wait_booted([GATEWAY, LAPTOP])
+        benchlab.ssh_access([GATEWAY, LAPTOP], ssh_dir)
         benchlab.log("data plane: converging the bench site with playbooks/site.yml")
         converge = benchlab.ansible_playbook(inventory, PLAYBOOK)
         results["converge_seconds"] = round(converge["seconds"], 1)

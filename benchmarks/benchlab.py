@@ -77,6 +77,17 @@ def wait_booted(names: list[str]) -> None:
         sh(name, "systemctl is-system-running --wait >/dev/null || true", timeout=300)
 
 
+def ssh_access(names: list[str], directory: Path) -> None:
+    """Let Ansible in the way a site does: SSH to an account without root that becomes root with sudo
+    (tests/podman/ssh-access.sh writes the key, known_hosts and ssh_config into directory)."""
+    run([str(REPO_ROOT / "tests" / "podman" / "ssh-access.sh"), str(directory), *names], timeout=600)
+
+
+def inventory_connection(directory: Path) -> str:
+    """The inventory lines (under all: vars:) that reach the containers through ssh_access's ssh_config."""
+    return f"    ansible_ssh_common_args: -F {directory / 'ssh_config'}\n"
+
+
 def remove_containers(names: list[str]) -> None:
     for name in names:
         assert name.startswith(PREFIX)

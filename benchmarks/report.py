@@ -18,7 +18,8 @@ import json
 import sys
 from pathlib import Path
 
-BASELINE = Path(__file__).resolve().parent / "baseline-controlplane.json"
+# Earlier control-plane measurements, newest first, kept as history: the same script with earlier code or connection.
+HISTORY = Path(__file__).resolve().parent / "history-controlplane.json"
 # A no-change re-run with this many laptops may take at most BOUND_FACTOR times the 1-laptop re-run.
 BOUND_SIZE = 50
 BOUND_FACTOR = 2.0
@@ -263,7 +264,7 @@ def dataplane_section(dataplane: dict) -> tuple[list[str], dict]:
     return lines, verdict
 
 
-def controlplane_section(controlplane: dict, baseline: dict | None) -> tuple[list[str], dict]:
+def controlplane_section(controlplane: dict, history: list[dict]) -> tuple[list[str], dict]:
     runs = controlplane["runs"]
     sizes = controlplane["sizes"]
     reference = runs[str(sizes[0])]["rerun_median_s"]
@@ -303,24 +304,30 @@ def controlplane_section(controlplane: dict, baseline: dict | None) -> tuple[lis
                 f"re-runs changed {checks['rerun_changed']} tasks (must be 0)."
             ),
         ]
-    if baseline:
-        lines += [
-            "",
-            f"Before the gateway role wrote its files in one call ({baseline['note']}), the same measurement gave:",
-            "",
-            "| laptops | converge s | re-run s | re-run × 1 laptop |",
-            "| --- | --- | --- | --- |",
-        ]
-        base_reference = baseline["runs"][str(baseline["sizes"][0])]["rerun_median_s"]
-        for size in baseline["sizes"]:
-            run = baseline["runs"][str(size)]
-            rerun = run["rerun_median_s"]
-            rerun_cells = f"{rerun:.1f} | {rerun / base_reference:.2f}×" if rerun else "not measured | –"
-            lines.append(f"| {size} | {run['converge']['seconds']:.1f} | {rerun_cells} |")
+    for earlier in history:
+        lines += history_table(earlier)
     return lines, checks
 
 
-def plot(path: Path, dataplane: dict, controlplane: dict, baseline: dict | None) -> None:
+def history_table(earlier: dict) -> list[str]:
+    """An earlier measurement (history-controlplane.json), as a table."""
+    lines = [
+        "",
+        f"History, {earlier['label']} ({earlier['note']}):",
+        "",
+        "| laptops | converge s | re-run s | re-run × 1 laptop |",
+        "| --- | --- | --- | --- |",
+    ]
+    reference = earlier["runs"][str(earlier["sizes"][0])]["rerun_median_s"]
+    for size in earlier["sizes"]:
+        run = earlier["runs"][str(size)]
+        rerun = run["rerun_median_s"]
+        rerun_cells = f"{rerun:.1f} | {rerun / reference:.2f}×" if rerun else "not measured | –"
+        lines.append(f"| {size} | {run['converge']['seconds']:.1f} | {rerun_cells} |")
+    return lines
+
+
+def plot(path: Path, dataplane: dict, controlplane: dict, history: list[dict]) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -359,14 +366,14 @@ def plot(path: Path, dataplane: dict, controlplane: dict, baseline: dict | None)
     axis.plot(sizes, [runs[str(s)]["rerun_median_s"] for s in sizes], "o-", color="#2471a3", label="no-change re-run")
     bound = BOUND_FACTOR * runs[str(sizes[0])]["rerun_median_s"]
     axis.axhline(bound, color="#2471a3", linestyle=":", label=f"bound: {BOUND_FACTOR:.0f}× 1-laptop re-run")
-    if baseline:
-        base_sizes = [size for size in baseline["sizes"] if baseline["runs"][str(size)]["rerun_median_s"]]
+    for earlier, color in zip(history, ("#c0392b", "#7f8c8d"), strict=False):
+        base_sizes = [size for size in earlier["sizes"] if earlier["runs"][str(size)]["rerun_median_s"]]
         axis.plot(
             base_sizes,
-            [baseline["runs"][str(s)]["rerun_median_s"] for s in base_sizes],
+            [earlier["runs"][str(s)]["rerun_median_s"] for s in base_sizes],
             "x--",
-            color="#c0392b",
-            label="re-run before (template loop)",
+            color=color,
+            label=f"re-run before ({earlier['label']})",
         )
     axis.set_ylim(bottom=0)
     axis.set_title("Gateway run time vs laptops", fontsize=10)
@@ -392,10 +399,10 @@ def main(argv: list[str] | None = None) -> int:
     dataplane = json.loads((args.results / "dataplane.json").read_text())
     controlplane = json.loads((args.results / "controlplane.json").read_text())
     planner = json.loads((args.results / "planner.json").read_text())
-    baseline = json.loads(BASELINE.read_text()) if BASELINE.exists() else None
+    history = json.loads(HISTORY.read_text())
 
     data_lines, verdict = dataplane_section(dataplane)
-    control_lines, checks = controlplane_section(controlplane, baseline)
+    control_lines, checks = controlplane_section(controlplane, history)
     lines = [
         "# Benchmarks",
         "",
@@ -438,7 +445,7 @@ def main(argv: list[str] | None = None) -> int:
         "",
     ]
     args.markdown.write_text("\n".join(lines))
-    plot(args.plot, dataplane, controlplane, baseline)
+    plot(args.plot, dataplane, controlplane, history)
     print(f"wrote {args.markdown} and {args.plot} ({args.plot.stat().st_size // 1024} KiB)")
     print(json.dumps({"dataplane": verdict, "controlplane": checks}))
 

@@ -1,11 +1,14 @@
 """Helpers of every scenario's testinfra verifier: the inventory, the plan it implies, the containers, traffic.
 
-Each scenario's tests/conftest.py puts this directory on sys.path. The containers are reached with `podman exec`
-(testinfra's podman backend; its ansible backend has no podman connection). Playbooks run as the admin runs them,
-with ansible-playbook, against Molecule's inventory and the installed collection.
+Each scenario's tests/conftest.py puts this directory on sys.path. Playbooks run as the admin runs them, with
+ansible-playbook, against Molecule's inventory and the installed collection: over SSH to the account netadmin,
+which becomes root with sudo (ssh_access.yml). The tests themselves look into the containers from outside, with
+`podman exec` as root (testinfra's podman backend): several of them cut a container's network, move it to another
+network or restart it, after which its SSH address is gone or new; the verifier's view must not depend on that.
 """
 
 import base64
+import functools
 import hashlib
 import ipaddress
 import os
@@ -45,6 +48,17 @@ def container(name):
 def molecule_inventory():
     """The hosts Molecule made, with their variables."""
     return testinfra.utils.ansible_runner.AnsibleRunner(os.environ["MOLECULE_INVENTORY_FILE"])
+
+
+# How Ansible reaches a container: Molecule's inventory has them from ssh_access.yml's instance config.
+SSH_VARIABLES = ("ansible_host", "ansible_port", "ansible_user", "ansible_private_key_file", "ansible_ssh_common_args")
+
+
+@functools.cache
+def ssh_variables(name):
+    """The connection variables of a Molecule host, for an inventory a test writes itself."""
+    variables = molecule_inventory().get_variables(name)
+    return {key: variables[key] for key in SSH_VARIABLES if key in variables}
 
 
 def whole_inventory():

@@ -13,9 +13,10 @@ case "$flavour" in
     name=sixtunnel-debian12
     suite=bookworm
     # python3-apt for Ansible's apt module; openssl makes the peer-fingerprint certificates;
-    # radvd plays the router of the real_networks scenario; the rest are the tools the tests and benchmarks
-    # drive inside the containers.
-    packages=systemd,systemd-sysv,python3,python3-apt,iproute2,openvpn,openssl,iputils-ping,iputils-tracepath,traceroute,nftables,iperf3,procps,netcat-openbsd,tcpdump,radvd
+    # radvd plays the router of the real_networks scenario; openssh-server and sudo let Ansible in the way a site
+    # does (tests/podman/ssh-access.sh makes the account); the rest are the tools the tests and benchmarks drive
+    # inside the containers.
+    packages=systemd,systemd-sysv,python3,python3-apt,iproute2,openvpn,openssl,iputils-ping,iputils-tracepath,traceroute,nftables,iperf3,procps,netcat-openbsd,tcpdump,radvd,openssh-server,sudo
     backports=
     command='["/sbin/init"]'
     ;;
@@ -58,6 +59,13 @@ if [ -n "$backports" ]; then
 fi
 # No daemon started at build time should stay enabled in the image: the roles enable what they need.
 chroot "$rootfs" systemctl disable openvpn.service nftables.service radvd.service >/dev/null 2>&1 || true
+if [ -e "$rootfs/lib/systemd/system/ssh.service" ]; then
+  # Every container makes its own host keys at its first boot; none are shared through the image.
+  rm -f "$rootfs"/etc/ssh/ssh_host_*
+  mkdir -p "$rootfs/etc/systemd/system/ssh.service.d"
+  printf '[Service]\nExecStartPre=\nExecStartPre=/usr/bin/ssh-keygen -A\nExecStartPre=/usr/sbin/sshd -t\n' \
+    >"$rootfs/etc/systemd/system/ssh.service.d/host-keys.conf"
+fi
 rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
 tar -C "$rootfs" -c . | podman import --change "CMD $command" - "$image" >&2
 rm -rf "$rootfs"

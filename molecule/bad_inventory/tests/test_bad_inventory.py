@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from sixtunnel_molecule import container, run_playbook
+from sixtunnel_molecule import container, run_playbook, ssh_variables
 
 CASES = yaml.safe_load(Path(__file__).with_name("cases.yml").read_text())["cases"]
 SITE = {"prefix": "2001:db8:abba::/48"}
@@ -26,7 +26,10 @@ true
 
 def inventory_of(case, names):
     """The base inventory (the scenario's containers) with the case's breakage applied."""
-    names = {**names, **case.get("rename", {})}
+    renamed = {**names, **case.get("rename", {})}
+    # Reached over SSH like Molecule's own hosts; a renamed host (a typo) has no address and cannot be reached.
+    connection = {role: ssh_variables(name) if renamed[role] == name else {} for role, name in names.items()}
+    names = renamed
     host_vars = {role: dict(variables) for role, variables in HOST_VARS.items()}
     for role, variables in host_vars.items():
         for key, value in (case.get(role) or {}).items():
@@ -34,7 +37,7 @@ def inventory_of(case, names):
                 variables.pop(key, None)
             else:
                 variables[key] = value
-    all_vars = {"ansible_connection": "containers.podman.podman"}
+    all_vars = {}
     if "site" not in case or case["site"] is not None:
         all_vars["sixtunnel_site"] = {**SITE, **(case.get("site") or {})}
     gateways = case.get("gateways", ["gateway"])
@@ -42,8 +45,12 @@ def inventory_of(case, names):
         "all": {
             "vars": all_vars,
             "children": {
-                "sixtunnel_gateways": {"hosts": {names[role]: host_vars[role] for role in gateways}},
-                "sixtunnel_laptops": {"hosts": {names[role]: host_vars[role] for role in ("laptop1", "laptop2")}},
+                "sixtunnel_gateways": {
+                    "hosts": {names[role]: {**connection[role], **host_vars[role]} for role in gateways}
+                },
+                "sixtunnel_laptops": {
+                    "hosts": {names[role]: {**connection[role], **host_vars[role]} for role in ("laptop1", "laptop2")}
+                },
             },
         }
     }

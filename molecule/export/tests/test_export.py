@@ -1,15 +1,28 @@
 """Proves the export: each unmanaged laptop's profile is self-contained, owner-only, pinned both ways, and a bare
 container with nothing but OpenVPN passes IPv6 to the gateway end and the site with it."""
 
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+import tempfile
+from pathlib import Path
+
 import pytest
 from sixtunnel_molecule import (
     EXPORT_DIR,
+    INVENTORY_DIR,
     SITE_ADDRESS,
     certificate_fingerprint,
     inline_block,
     ping6,
     podman_cp,
+    recap,
 )
+
+NOBODY = 65534
+REPOSITORY = Path(__file__).resolve().parents[3]
 
 
 def profile_of(name):
@@ -84,3 +97,54 @@ def test_bare_client_passes_ipv6_with_only_the_profile(name, plan, bare):
         assert address in bare.check_output("ip -6 addr show"), f"{address} not configured by the profile"
     finally:
         bare.run(f"kill $(cat /root/{name}.pid); while kill -0 $(cat /root/{name}.pid) 2>/dev/null; do sleep 0.2; done")
+
+
+def test_a_user_without_root_on_the_controller_runs_the_site_and_exports(unmanaged, inventory):
+    """site.yml run by a controller user without root (uid 65534, no sudo): the hosts are reached over SSH and
+    become root there, nothing on the controller needs root, no delegated task tries sudo on the controller, and
+    the profiles it exports are that user's, 0600 in a 0700 directory, the same bytes as the root run's."""
+    system_python = "/usr/bin/python3"
+    probe = subprocess.run(
+        [system_python, "-c", "import sys; print(sys.version_info[:2])"], capture_output=True, text=True, check=True
+    )
+    # Ansible comes from the venv's site-packages; the venv's own interpreter lives where only root may read.
+    assert probe.stdout.strip() == str(sys.version_info[:2]), f"{system_python} is not Python {sys.version_info[:2]}"
+    work = Path(tempfile.mkdtemp(prefix="sixtunnel-nobody-"))
+    try:
+        shutil.copytree(INVENTORY_DIR, work / "inventory", ignore=shutil.ignore_patterns("exports"))
+        key = work / "id_ed25519"
+        gateway_name = inventory.get_hosts("sixtunnel_gateways")[0]
+        shutil.copyfile(inventory.get_variables(gateway_name)["ansible_private_key_file"], key)
+        (work / "home").mkdir()
+        for path in [work, *work.rglob("*")]:
+            os.chown(path, NOBODY, NOBODY)
+        key.chmod(0o600)
+        work.chmod(0o700)
+        environment = {
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(work / "home"),
+            "PYTHONPATH": sysconfig.get_paths()["purelib"],
+            "ANSIBLE_CONFIG": str(REPOSITORY / "ansible.cfg"),
+            "ANSIBLE_COLLECTIONS_PATH": os.environ["ANSIBLE_COLLECTIONS_PATH"],
+            "ANSIBLE_NOCOLOR": "true",
+            # Ansible's temp dirs default to ~USER/.ansible/tmp, and uid 65534's home (/nonexistent) does not exist.
+            "ANSIBLE_LOCAL_TEMP": str(work / "home" / "tmp"),
+            "ANSIBLE_REMOTE_TEMP": str(work / "home" / "remote-tmp"),
+        }
+        command = [
+            *("setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--"),
+            *(system_python, "-m", "ansible.cli.playbook", "-i", str(work / "inventory")),
+            *("-e", f"ansible_private_key_file={key}", "sixtunnel.openvpn.site"),
+        ]
+        result = subprocess.run(command, env=environment, capture_output=True, text=True, cwd=work, check=False)
+        output = result.stdout + result.stderr
+        assert result.returncode == 0, output[-5000:]
+        assert recap(output)[gateway_name]["changed"] == 0, output[-3000:]
+        exports = work / "inventory" / "exports"
+        assert (exports.stat().st_uid, exports.stat().st_mode & 0o777) == (NOBODY, 0o700)
+        for name in unmanaged:
+            profile = exports / f"{name}.ovpn"
+            assert (profile.stat().st_uid, profile.stat().st_mode & 0o777) == (NOBODY, 0o600), name
+            assert profile.read_bytes() == (EXPORT_DIR / f"{name}.ovpn").read_bytes(), name
+    finally:
+        shutil.rmtree(work)

@@ -51,7 +51,7 @@ def echo_requests_received(host):
 
 @pytest.fixture
 def gateway_addresses(hosts):
-    """The gateway's IPv4 and IPv6 address on the network it shares with OUTSIDE (a reboot may change them)."""
+    """The gateway's IPv4 and IPv6 address on the network it shares with OUTSIDE."""
     return {family: address_facing(hosts(GATEWAY), hosts(OUTSIDE), family) for family in (4, 6)}
 
 

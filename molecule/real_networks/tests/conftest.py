@@ -28,12 +28,12 @@ def gateway_vars(inventory):
 
 @pytest.fixture(scope="session")
 def networks(gateway_vars):
-    """The scenario's links (molecule.yml's rn_networks) by short name: uplink, roam-a, roam-b."""
+    """The scenario's links (molecule.yml's molecule_networks) by short name: uplink, roam-a, roam-b."""
     return {
         network["name"].removeprefix("sixtunnel-rn-"): {
             **network,
             "ipv6": ipaddress.ip_network(network["ipv6"]),
             "ipv4": ipaddress.ip_network(network["ipv4"]),
         }
-        for network in gateway_vars["rn_networks"]
+        for network in gateway_vars["molecule_networks"]
     }

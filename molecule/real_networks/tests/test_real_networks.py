@@ -297,12 +297,21 @@ def test_once_the_port_is_free_the_run_brings_the_tunnel_back(plan):
 # 6. A laptop roams to another network, behind another router interface, mid-tunnel
 
 
+# Where laptop1 started: the next test brings it home, to the address Ansible reaches it at over SSH.
+HOME = {}
+
+
 def test_roaming_laptop_is_back_through_its_tunnel_within_30_s(plan, networks):
     laptop = container(LAPTOP1)
     addresses = global_addresses(laptop, 6)
     roams = [network for key, network in networks.items() if key.startswith("roam-")]
     (old,) = [network for network in roams if any(address.ip in network["ipv6"] for address in addresses)]
     (new,) = [network for network in roams if network is not old]
+    HOME.update(
+        network=old,
+        ip=next(str(a.ip) for a in global_addresses(laptop, 4) if a.ip in old["ipv4"]),
+        ip6=next(str(a.ip) for a in addresses if a.ip in old["ipv6"]),
+    )
     assert ping6(laptop, SITE_ADDRESS), journal_tail(laptop, CLIENT_UNIT)
 
     start_ping(laptop, SITE_ADDRESS)
@@ -327,6 +336,22 @@ def test_roaming_laptop_is_back_through_its_tunnel_within_30_s(plan, networks):
     )
     route = laptop.check_output(f"ip -6 route get {SITE_ADDRESS}")
     assert f"dev {plan[LAPTOP1]['interface']}" in route, route
+
+
+def test_roaming_laptop_comes_home_to_its_first_addresses_and_its_tunnel(plan, networks):
+    """Roaming back to the first network and addresses, so the last test's run reaches laptop1 over SSH again."""
+    laptop, home = container(LAPTOP1), HOME["network"]
+    (away,) = [n for key, n in networks.items() if key.startswith("roam-") and n["name"] != home["name"]]
+    subprocess.run(["podman", "network", "disconnect", away["name"], LAPTOP1], check=True)
+    subprocess.run(
+        ["podman", "network", "connect", "--ip", HOME["ip"], "--ip6", HOME["ip6"], home["name"], LAPTOP1], check=True
+    )
+    connected = time.monotonic()
+    seconds = seconds_until_ping6(laptop, SITE_ADDRESS, connected, ROAMING_BACK_WITHIN + 30)
+    print(f"\nMEASURED real_networks: {LAPTOP1} roamed home to {home['name']}; tunnel back {seconds} s after joining")
+    assert seconds is not None and seconds <= ROAMING_BACK_WITHIN, (
+        f"{LAPTOP1}'s tunnel is not back {ROAMING_BACK_WITHIN} s after roaming home:\n{journal_tail(laptop, CLIENT_UNIT)}"
+    )
 
 
 # 7. A travelling laptop that is switched off (last: laptop2 stays off)

@@ -10,9 +10,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "resources"))
 
 from sixtunnel_molecule import molecule_inventory, run_playbook
 
-# Not under /tmp: a systemd container has a tmpfs there, which the podman connection cannot copy into.
-REMOTE_TEMP = "/var/tmp/sixtunnel-secrets-remote"
-
 
 @pytest.fixture(scope="session")
 def inventory():
@@ -27,10 +24,11 @@ def workdir(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def run(workdir):
-    """Run a playbook with Ansible's temp dirs, fact cache and log pointed where the tests search them."""
+    """Run a playbook with Ansible's local temp dir, fact cache and log pointed where the tests search them. The
+    remote temp dirs stay Ansible's default, each user's ~/.ansible/tmp (the SSH account's and root's): the tests
+    search /home and /root on every host."""
     env = {
         "ANSIBLE_LOCAL_TEMP": str(workdir / "local-temp"),
-        "ANSIBLE_REMOTE_TEMP": REMOTE_TEMP,
         "ANSIBLE_CACHE_PLUGIN": "ansible.builtin.jsonfile",
         "ANSIBLE_CACHE_PLUGIN_CONNECTION": str(workdir / "fact-cache"),
         "ANSIBLE_LOG_PATH": str(workdir / "ansible.log"),

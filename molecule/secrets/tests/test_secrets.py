@@ -110,7 +110,8 @@ def test_no_key_material_in_output_temp_cache_or_repo(places_searched, needles, 
 
 def test_no_key_material_left_in_remote_temp(inventory, needles):
     for name in hosts_of(inventory):
-        hits = grep_hits_on(name, ["/tmp", "/var/tmp", "/root"], needles)
+        # Ansible's remote temp dirs: ~/.ansible/tmp of the SSH account (/home) and of root.
+        hits = grep_hits_on(name, ["/tmp", "/var/tmp", "/root", "/home"], needles)
         assert hits == [], f"key material in temp files on {name}: {hits}"
 
 

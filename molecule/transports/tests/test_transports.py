@@ -8,7 +8,7 @@ from sixtunnel_molecule import SITE_ADDRESS, address_facing, container, interfac
 
 TUN_MTU = 1280  # the roles' default
 LARGEST_PING = TUN_MTU - 40 - 8  # IPv6 and ICMPv6 headers
-PATH_MTU = 1400  # create.yml's networks
+PATH_MTU = 1400  # molecule_networks in molecule.yml
 
 
 @pytest.mark.parametrize("kind", ["tun", "v6", "tcp"])
