@@ -46,7 +46,8 @@ def image() -> str:
 
 
 def sh(container: str, script: str, check: bool = True, timeout: float | None = 120, stdin: str | None = None) -> str:
-    """Run a shell script in a container and return its output."""
+    """Run a shell script in a container and return its output: the measuring harness works from outside the
+    hosts with podman exec (as root, iperf3 and ps included); Ansible reaches them over SSH (ssh_access)."""
     argv = ["podman", "exec"] + (["-i"] if stdin is not None else []) + [container, "sh", "-c", script]
     return run(argv, check=check, timeout=timeout, input=stdin).stdout
 

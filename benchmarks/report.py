@@ -14,6 +14,7 @@ re-run longer than twice the 1-laptop re-run.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
 from pathlib import Path
@@ -273,6 +274,7 @@ def controlplane_section(controlplane: dict, history: list[dict]) -> tuple[list[
         "",
         (
             "`ansible-playbook sixtunnel.openvpn.site --limit GATEWAY` against one fresh gateway container per size, "
+            "reached over SSH as an account that becomes root with sudo (pipelining, connection reuse), "
             "the laptops only in the inventory (static keys, so the gateway configures every tunnel without reaching "
             "them). Wall time of the whole playbook, plan included. Converge: the first run. Re-run: the same command "
             f"again, {controlplane['reruns']} times, interleaved across sizes; median (min–max). Memory: the resident "
@@ -366,7 +368,7 @@ def plot(path: Path, dataplane: dict, controlplane: dict, history: list[dict]) -
     axis.plot(sizes, [runs[str(s)]["rerun_median_s"] for s in sizes], "o-", color="#2471a3", label="no-change re-run")
     bound = BOUND_FACTOR * runs[str(sizes[0])]["rerun_median_s"]
     axis.axhline(bound, color="#2471a3", linestyle=":", label=f"bound: {BOUND_FACTOR:.0f}× 1-laptop re-run")
-    for earlier, color in zip(history, ("#c0392b", "#7f8c8d"), strict=False):
+    for earlier, color in zip(history, itertools.cycle(("#c0392b", "#7f8c8d", "#d68910")), strict=False):
         base_sizes = [size for size in earlier["sizes"] if earlier["runs"][str(size)]["rerun_median_s"]]
         axis.plot(
             base_sizes,

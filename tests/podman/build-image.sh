@@ -33,8 +33,11 @@ case "$flavour" in
     exit 2
     ;;
 esac
-# The Debian 12 tag hashes the package list alone, as before, so its existing image stays valid.
-tag=$(printf '%s' "$packages${backports:+ backports:$backports}" | sha256sum | cut -c1-12)
+# Every container makes its own SSH host keys at its first boot (sshd's drop-in below); none are shared.
+ssh_dropin='[Service]\nExecStartPre=\nExecStartPre=/usr/bin/ssh-keygen -A\nExecStartPre=/usr/sbin/sshd -t\n'
+case ",$packages," in *,openssh-server,*) ;; *) ssh_dropin= ;; esac
+# The tag hashes what goes into the image: a changed list or drop-in builds a new image once.
+tag=$(printf '%s' "$packages${backports:+ backports:$backports}${ssh_dropin:+ ssh:$ssh_dropin}" | sha256sum | cut -c1-12)
 image=localhost/$name:$tag
 
 if podman image exists "$image"; then
@@ -59,12 +62,11 @@ if [ -n "$backports" ]; then
 fi
 # No daemon started at build time should stay enabled in the image: the roles enable what they need.
 chroot "$rootfs" systemctl disable openvpn.service nftables.service radvd.service >/dev/null 2>&1 || true
-if [ -e "$rootfs/lib/systemd/system/ssh.service" ]; then
-  # Every container makes its own host keys at its first boot; none are shared through the image.
+if [ -n "$ssh_dropin" ]; then
   rm -f "$rootfs"/etc/ssh/ssh_host_*
   mkdir -p "$rootfs/etc/systemd/system/ssh.service.d"
-  printf '[Service]\nExecStartPre=\nExecStartPre=/usr/bin/ssh-keygen -A\nExecStartPre=/usr/sbin/sshd -t\n' \
-    >"$rootfs/etc/systemd/system/ssh.service.d/host-keys.conf"
+  # shellcheck disable=SC2059 # the drop-in is the format: its \n are newlines
+  printf "$ssh_dropin" >"$rootfs/etc/systemd/system/ssh.service.d/host-keys.conf"
 fi
 rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
 tar -C "$rootfs" -c . | podman import --change "CMD $command" - "$image" >&2

@@ -1,19 +1,22 @@
 #!/usr/bin/env bash
 # Lets Ansible reach test containers the way a site reaches its hosts: SSH to a personal account without root,
-# which becomes root with sudo. podman exec is used once per container, as a provisioning system would be,
-# to make that account; everything after goes over SSH.
+# which becomes root with sudo. podman exec makes that account (as a provisioning system would) and waits for
+# the container's boot; everything after goes over SSH.
 #   ssh-access.sh DIR CONTAINER...
 # DIR gets this run's key pair (id_ed25519, made once, never committed: DIR is under .cache or Molecule's
 # ephemeral directory), known_hosts with each container's own host keys (made at its first boot, see
 # build-image.sh) and ssh_config with one Host block per container: `ssh -F DIR/ssh_config CONTAINER` logs in.
 # Prints "CONTAINER ADDRESS USER" per container. The address is the container's first IPv4 address, else its
 # first global IPv6 one; podman hands out a new one on restart, so callers run this again after a restart.
+# Molecule's delegated driver passes StrictHostKeyChecking=no itself; the lab and the benchmarks check host keys.
 set -euo pipefail
 dir=${1:?usage: ssh-access.sh DIR CONTAINER...}
 shift
 user=${SIXTUNNEL_SSH_USER:-netadmin}
 mkdir -p "$dir"
 chmod 0700 "$dir"
+# Absolute, so ssh_config works from any directory.
+dir=$(cd "$dir" && pwd)
 key=$dir/id_ed25519
 [ -e "$key" ] || ssh-keygen -q -t ed25519 -N '' -C "sixtunnel-tests@$(hostname)" -f "$key"
 public_key=$(cat "$key.pub")
@@ -30,8 +33,10 @@ install -d -m 0700 -o "$user" -g "$user" "$home/.ssh"
 printf '%s\n' "$2" >"$home/.ssh/authorized_keys"
 chown "$user:$user" "$home/.ssh/authorized_keys"
 chmod 0600 "$home/.ssh/authorized_keys"
-printf '%s ALL=(ALL:ALL) NOPASSWD: ALL\n' "$user" >"/etc/sudoers.d/$user"
-chmod 0440 "/etc/sudoers.d/$user"
+# A fixed name: sudo skips files in sudoers.d whose name holds a dot.
+printf '%s ALL=(ALL:ALL) NOPASSWD: ALL\n' "$user" >/etc/sudoers.d/sixtunnel-tests
+chmod 0440 /etc/sudoers.d/sixtunnel-tests
+visudo -cqf /etc/sudoers.d/sixtunnel-tests
 for _ in $(seq 60); do
   systemctl is-active --quiet ssh.service && break
   systemctl start ssh.service 2>/dev/null || sleep 1

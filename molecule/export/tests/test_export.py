@@ -101,8 +101,9 @@ def test_bare_client_passes_ipv6_with_only_the_profile(name, plan, bare):
 
 def test_a_user_without_root_on_the_controller_runs_the_site_and_exports(unmanaged, inventory):
     """site.yml run by a controller user without root (uid 65534, no sudo): the hosts are reached over SSH and
-    become root there, nothing on the controller needs root, no delegated task tries sudo on the controller, and
-    the profiles it exports are that user's, 0600 in a 0700 directory, the same bytes as the root run's."""
+    become root there, nothing on the controller needs root, no delegated task tries sudo on the controller (not
+    even with ansible_become: true for all hosts in the inventory), and the profiles it exports are that user's,
+    0600 in a 0700 directory, the same bytes as the root run's."""
     system_python = "/usr/bin/python3"
     probe = subprocess.run(
         [system_python, "-c", "import sys; print(sys.version_info[:2])"], capture_output=True, text=True, check=True
@@ -112,6 +113,8 @@ def test_a_user_without_root_on_the_controller_runs_the_site_and_exports(unmanag
     work = Path(tempfile.mkdtemp(prefix="sixtunnel-nobody-"))
     try:
         shutil.copytree(INVENTORY_DIR, work / "inventory", ignore=shutil.ignore_patterns("exports"))
+        # As many sites do; a variable, which beats every `become: false` keyword, also on the controller.
+        (work / "inventory" / "zz-become.yml").write_text("---\nall:\n  vars:\n    ansible_become: true\n")
         key = work / "id_ed25519"
         gateway_name = inventory.get_hosts("sixtunnel_gateways")[0]
         shutil.copyfile(inventory.get_variables(gateway_name)["ansible_private_key_file"], key)
@@ -127,7 +130,8 @@ def test_a_user_without_root_on_the_controller_runs_the_site_and_exports(unmanag
             "ANSIBLE_CONFIG": str(REPOSITORY / "ansible.cfg"),
             "ANSIBLE_COLLECTIONS_PATH": os.environ["ANSIBLE_COLLECTIONS_PATH"],
             "ANSIBLE_NOCOLOR": "true",
-            # Ansible's temp dirs default to ~USER/.ansible/tmp, and uid 65534's home (/nonexistent) does not exist.
+            # Ansible's temp dirs default to ~USER/.ansible/tmp, also for the tasks delegated to the controller
+            # ("remote" temp there), and uid 65534's home (/nonexistent) does not exist.
             "ANSIBLE_LOCAL_TEMP": str(work / "home" / "tmp"),
             "ANSIBLE_REMOTE_TEMP": str(work / "home" / "remote-tmp"),
         }

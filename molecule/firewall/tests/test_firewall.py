@@ -51,7 +51,8 @@ def echo_requests_received(host):
 
 @pytest.fixture
 def gateway_addresses(hosts):
-    """The gateway's IPv4 and IPv6 address on the network it shares with OUTSIDE."""
+    """The gateway's IPv4 and IPv6 address on the network it shares with OUTSIDE (IPv4 is pinned; IPv6 may change
+    on a reboot)."""
     return {family: address_facing(hosts(GATEWAY), hosts(OUTSIDE), family) for family in (4, 6)}
 
 
