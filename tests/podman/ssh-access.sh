@@ -22,8 +22,14 @@ key=$dir/id_ed25519
 public_key=$(cat "$key.pub")
 
 for container in "$@"; do
-  # systemd must be up before sshd is; "degraded" is as good as "running" here.
-  podman exec "$container" systemctl is-system-running --wait >/dev/null || true
+  # systemd must be up before sshd is; "degraded" is as good as "running" here. Early in a boot systemctl cannot
+  # reach systemd's bus yet and returns at once: ask again.
+  for _ in $(seq 60); do
+    case $(podman exec "$container" systemctl is-system-running --wait 2>/dev/null) in
+      running | degraded) break ;;
+    esac
+    sleep 1
+  done
   podman exec -i "$container" sh -s -- "$user" "$public_key" <<'EOF'
 set -eu
 user=$1
