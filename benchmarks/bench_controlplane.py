@@ -92,7 +92,6 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for name in containers:
             benchlab.start_container(name)
-        benchlab.wait_booted(containers)
         benchlab.ssh_access(containers, ssh_dir)
         for size in sizes:
             benchlab.log(f"control plane: converge with {size} laptops")

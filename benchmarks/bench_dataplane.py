@@ -372,7 +372,6 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for name in (GATEWAY, LAPTOP):
             benchlab.start_container(name)
-        benchlab.wait_booted([GATEWAY, LAPTOP])
         benchlab.ssh_access([GATEWAY, LAPTOP], ssh_dir)
         benchlab.log("data plane: converging the bench site with playbooks/site.yml")
         converge = benchlab.ansible_playbook(inventory, PLAYBOOK)

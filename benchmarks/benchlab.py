@@ -73,14 +73,9 @@ def start_container(name: str) -> None:
     )
 
 
-def wait_booted(names: list[str]) -> None:
-    for name in names:
-        sh(name, "systemctl is-system-running --wait >/dev/null || true", timeout=300)
-
-
 def ssh_access(names: list[str], directory: Path) -> None:
-    """Let Ansible in the way a site does: SSH to an account without root that becomes root with sudo
-    (tests/podman/ssh-access.sh writes the key, known_hosts and ssh_config into directory)."""
+    """Wait for the containers' boot and let Ansible in the way a site does: SSH to an account without root that
+    becomes root with sudo (tests/podman/ssh-access.sh writes the key, known_hosts and ssh_config into directory)."""
     run([str(REPO_ROOT / "tests" / "podman" / "ssh-access.sh"), str(directory), *names], timeout=600)
 
 

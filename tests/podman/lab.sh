@@ -22,7 +22,6 @@ start_container() {
       --systemd always --cap-add NET_ADMIN --device /dev/net/tun \
       --sysctl net.ipv6.conf.all.forwarding=1 "$@" "$SIXTUNNEL_IMAGE" /sbin/init >/dev/null
   fi
-  podman exec "$name" systemctl is-system-running --wait >/dev/null 2>&1 || true
 }
 
 show() { echo "+ $*"; "$@"; }
