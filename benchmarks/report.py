@@ -129,9 +129,30 @@ def crypto_lines(dataplane: dict, profiles: dict, goal_met: bool) -> list[str]:
 
 
 def dataplane_section(dataplane: dict) -> tuple[list[str], dict]:
+    """The data-plane section as markdown lines, and its verdict for the JSON summary.
+
+    The verdict holds the default's Mbit/s and CPU per GB as ratios to the seed's, whether the goal (at least 2×
+    the Mbit/s at no more CPU per GB) is met, and the name of the best safe default of this run.
+    """
     profiles = {profile["name"]: profile for profile in dataplane["profiles"]}
-    raw, seed, default = profiles["raw"]["summary"], profiles["seed"]["summary"], profiles["default"]["summary"]
-    settings = dataplane["settings"]
+    lines = dataplane_table(profiles, dataplane["settings"])
+    goal, verdict = goal_lines(profiles)
+    lines += goal
+    noise = noise_control(profiles)
+    best = best_safe_default(profiles, noise)
+    verdict["best_safe"] = best["name"]
+    lines += best_lines(best, profiles, noise)
+    lines += mtu_1500_lines(profiles)
+    lines += trust_lines(profiles, noise)
+    lines += crypto_lines(dataplane, profiles, verdict["goal_met"])
+    lines += profile_listing(profiles)
+    return lines, verdict
+
+
+def dataplane_table(profiles: dict[str, dict], settings: dict) -> list[str]:
+    """How the data plane was measured, and one row per profile: TCP Mbit/s, CPU s/GB, busy % of one core,
+    UDP loss %, jitter and RTT in ms, with ratios to raw and seed."""
+    raw, seed = profiles["raw"]["summary"], profiles["seed"]["summary"]
     lines = [
         "## Data plane",
         "",
@@ -165,7 +186,12 @@ def dataplane_section(dataplane: dict) -> tuple[list[str], dict]:
             f"| {span(summary, 'udp_lost_percent', 2)} | {median(summary, 'udp_jitter_ms') or 0:.3f} "
             f"| {median(summary, 'rtt_ms') or 0:.3f} |"
         )
+    return lines
 
+
+def goal_lines(profiles: dict[str, dict]) -> tuple[list[str], dict]:
+    """The default against the seed: a sentence, and the verdict's ratios (Mbit/s, CPU s/GB) and goal_met."""
+    seed, default = profiles["seed"]["summary"], profiles["default"]["summary"]
     speedup = median(default, "tcp_mbps") / median(seed, "tcp_mbps")
     cpu_ratio = median(default, "cpu_s_per_gb") / median(seed, "cpu_s_per_gb")
     goal_met = speedup >= 2 and cpu_ratio <= 1
@@ -174,21 +200,35 @@ def dataplane_section(dataplane: dict) -> tuple[list[str], dict]:
         "default_vs_seed_cpu_per_gb": round(cpu_ratio, 2),
         "goal_met": goal_met,
     }
-    lines += [
+    lines = [
         "",
         (
             f"**The default moves {speedup:.2f}× the seed's Mbit/s at {cpu_ratio:.2f}× its CPU per GB** "
             f"(goal: at least 2× at no more CPU per GB: {'met' if goal_met else 'not met'} in this run)."
         ),
     ]
-    # Each end gets only its share of a busy machine, so Mbit/s follow CPU per GB, the steadier of the two.
-    # A default must also keep the tunnel MTU that fits 1400-byte paths unfragmented (docs/profiles.md), so
-    # profiles that change tun-mtu are shown but are not candidates. `txqueuelen` is a no-op on tap, the noise control:
-    # a candidate replaces the default only if it is cheaper by more than that noise.
+    return lines, verdict
+
+
+def noise_control(profiles: dict[str, dict]) -> dict[str, float]:
+    """This run's noise: the relative gap of `txqueuelen` to `default` in tcp_mbps and cpu_s_per_gb (0.05 is 5 %),
+    0.0 for both when the run has no `txqueuelen`."""
+    # `txqueuelen` is a no-op on tap, the noise control: whatever separates it from `default` is the machine's load.
     noise = {"tcp_mbps": 0.0, "cpu_s_per_gb": 0.0}
     if "txqueuelen" in profiles:
+        default = profiles["default"]["summary"]
         control = profiles["txqueuelen"]["summary"]
         noise = {key: abs(median(control, key) / median(default, key) - 1) for key in noise}
+    return noise
+
+
+def best_safe_default(profiles: dict[str, dict], noise: dict[str, float]) -> dict:
+    """The profile (one of `profiles`' values) this run recommends as the default."""
+    # Each end gets only its share of a busy machine, so Mbit/s follow CPU per GB, the steadier of the two.
+    # A default must also keep the tunnel MTU that fits 1400-byte paths unfragmented (docs/profiles.md), so
+    # profiles that change tun-mtu are shown but are not candidates. A candidate replaces the default only if it is
+    # cheaper by more than the noise.
+    default = profiles["default"]["summary"]
     candidates = [
         profile
         for name, profile in profiles.items()
@@ -197,9 +237,14 @@ def dataplane_section(dataplane: dict) -> tuple[list[str], dict]:
     best = min(candidates, key=lambda profile: median(profile["summary"], "cpu_s_per_gb"))
     if median(best["summary"], "cpu_s_per_gb") > median(default, "cpu_s_per_gb") * (1 - noise["cpu_s_per_gb"]):
         best = profiles["default"]
+    return best
+
+
+def best_lines(best: dict, profiles: dict[str, dict], noise: dict[str, float]) -> list[str]:
+    """The best safe default against the seed, in CPU per GB and Mbit/s."""
+    seed = profiles["seed"]["summary"]
     best_mbps, best_cpu = median(best["summary"], "tcp_mbps"), median(best["summary"], "cpu_s_per_gb")
-    verdict["best_safe"] = best["name"]
-    lines += [
+    return [
         "",
         (
             f"The best safe default in this run is `{best['name']}`: "
@@ -209,34 +254,49 @@ def dataplane_section(dataplane: dict) -> tuple[list[str], dict]:
             "per GB; see below)."
         ),
     ]
-    if "mtu-1500" in profiles:
-        larger = profiles["mtu-1500"]["summary"]
-        lines += [
-            "",
-            (
-                f"`mtu-1500` is cheaper still ({median(larger, 'cpu_s_per_gb') / median(seed, 'cpu_s_per_gb'):.2f}× "
-                f"the seed's CPU per GB, {median(larger, 'tcp_mbps') / median(seed, 'tcp_mbps'):.2f}× its Mbit/s): "
-                "fewer, larger packets for the same bytes. It is not the default: its outer packets of up to "
-                "1560 bytes are fragmented on the 1400-byte PPPoE and mobile paths travelling laptops use "
-                "(only TCP is kept within 1492 bytes by mssfix); an admin whose paths all carry 1560 bytes can set "
-                "`sixtunnel_tun_mtu: 1500`."
-            ),
-        ]
-    if "txqueuelen" in profiles and "untuned" in profiles:
-        untuned = profiles["untuned"]["summary"]
-        lines += [
-            "",
-            (
-                "How much to trust a difference: `txqueuelen` changes nothing on a tap device (its queue already "
-                "holds 1000 packets), so its gap to `default` is this run's noise: "
-                f"{noise['tcp_mbps'] * 100:.0f} % in Mbit/s, {noise['cpu_s_per_gb'] * 100:.0f} % in CPU per GB. "
-                "The collection's tuning (`untuned` against `default`) changes CPU per GB by "
-                f"{(median(default, 'cpu_s_per_gb') / median(untuned, 'cpu_s_per_gb') - 1) * 100:+.0f} % "
-                f"and Mbit/s by {(median(default, 'tcp_mbps') / median(untuned, 'tcp_mbps') - 1) * 100:+.0f} %."
-            ),
-        ]
-    lines += crypto_lines(dataplane, profiles, goal_met)
-    lines += [
+
+
+def mtu_1500_lines(profiles: dict[str, dict]) -> list[str]:
+    """Why `mtu-1500`, cheaper still, is not the default; nothing when the run has no `mtu-1500`."""
+    if "mtu-1500" not in profiles:
+        return []
+    seed, larger = profiles["seed"]["summary"], profiles["mtu-1500"]["summary"]
+    return [
+        "",
+        (
+            f"`mtu-1500` is cheaper still ({median(larger, 'cpu_s_per_gb') / median(seed, 'cpu_s_per_gb'):.2f}× "
+            f"the seed's CPU per GB, {median(larger, 'tcp_mbps') / median(seed, 'tcp_mbps'):.2f}× its Mbit/s): "
+            "fewer, larger packets for the same bytes. It is not the default: its outer packets of up to "
+            "1560 bytes are fragmented on the 1400-byte PPPoE and mobile paths travelling laptops use "
+            "(only TCP is kept within 1492 bytes by mssfix); an admin whose paths all carry 1560 bytes can set "
+            "`sixtunnel_tun_mtu: 1500`."
+        ),
+    ]
+
+
+def trust_lines(profiles: dict[str, dict], noise: dict[str, float]) -> list[str]:
+    """This run's noise in % next to what the collection's tuning changes (`untuned` against `default`), in %;
+    nothing when the run lacks `txqueuelen` or `untuned`."""
+    if "txqueuelen" not in profiles or "untuned" not in profiles:
+        return []
+    default, untuned = profiles["default"]["summary"], profiles["untuned"]["summary"]
+    return [
+        "",
+        (
+            "How much to trust a difference: `txqueuelen` changes nothing on a tap device (its queue already "
+            "holds 1000 packets), so its gap to `default` is this run's noise: "
+            f"{noise['tcp_mbps'] * 100:.0f} % in Mbit/s, {noise['cpu_s_per_gb'] * 100:.0f} % in CPU per GB. "
+            "The collection's tuning (`untuned` against `default`) changes CPU per GB by "
+            f"{(median(default, 'cpu_s_per_gb') / median(untuned, 'cpu_s_per_gb') - 1) * 100:+.0f} % "
+            f"and Mbit/s by {(median(default, 'tcp_mbps') / median(untuned, 'tcp_mbps') - 1) * 100:+.0f} %."
+        ),
+    ]
+
+
+def profile_listing(profiles: dict[str, dict]) -> list[str]:
+    """What each profile is: its description, the gateway directives of `seed` and `default`, the changes of each
+    variant."""
+    lines = [
         "",
         "Profiles:",
         "",
@@ -262,7 +322,7 @@ def dataplane_section(dataplane: dict) -> tuple[list[str], dict]:
             for key, value in profile["changes"].items()
         ]
         lines.append(f"| {name} | {', '.join(changes)} |")
-    return lines, verdict
+    return lines
 
 
 def controlplane_section(controlplane: dict, history: list[dict]) -> tuple[list[str], dict]:
@@ -330,6 +390,8 @@ def history_table(earlier: dict) -> list[str]:
 
 
 def plot(path: Path, dataplane: dict, controlplane: dict, history: list[dict]) -> None:
+    """Write the PNG at `path`: TCP Mbit/s and CPU s/GB per profile (raw left out), gateway run time in s
+    against laptops."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -337,31 +399,44 @@ def plot(path: Path, dataplane: dict, controlplane: dict, history: list[dict]) -
 
     profiles = [profile for profile in dataplane["profiles"] if profile["name"] != "raw"]
     raw = next(profile for profile in dataplane["profiles"] if profile["name"] == "raw")
+    figure, axes = plt.subplots(1, 3, figsize=(14, 4.2), dpi=80)
+    profile_bars(
+        axes[0],
+        profiles,
+        "tcp_mbps",
+        f"TCP through the tunnel (raw: {raw['summary']['tcp_mbps']['median']:.0f} Mbit/s)",
+        "Mbit/s",
+    )
+    profile_bars(axes[1], profiles, "cpu_s_per_gb", "CPU of both OpenVPN ends per GB", "CPU seconds / GB")
+    run_time_panel(axes[2], controlplane, history)
+    figure.text(
+        0.01, 0.01, "* unsafe on real internet paths (reference only); bars: median, whiskers: min-max", fontsize=8
+    )
+    figure.tight_layout(rect=(0, 0.03, 1, 1))
+    figure.savefig(path, dpi=80)
+    plt.close(figure)
+
+
+def profile_bars(axis, profiles: list[dict], key: str, title: str, ylabel: str) -> None:
+    """One bar per profile on `axis`: the median of `key`, whiskers from min to max; seed red, default blue, the
+    names of unsafe profiles marked with *."""
     names = [profile["name"] + ("" if profile["safe"] else "*") for profile in profiles]
     colors = [
         "#c0392b" if profile["name"] == "seed" else "#2471a3" if profile["name"] == "default" else "#95a5a6"
         for profile in profiles
     ]
-    figure, axes = plt.subplots(1, 3, figsize=(14, 4.2), dpi=80)
+    medians = [profile["summary"][key]["median"] for profile in profiles]
+    low = [m - profile["summary"][key]["min"] for m, profile in zip(medians, profiles)]
+    high = [profile["summary"][key]["max"] - m for m, profile in zip(medians, profiles)]
+    axis.bar(names, medians, color=colors, yerr=[low, high], capsize=3)
+    axis.set_title(title, fontsize=10)
+    axis.set_ylabel(ylabel)
+    axis.tick_params(axis="x", labelrotation=60, labelsize=8)
+    axis.grid(axis="y", alpha=0.3)
 
-    def bars(axis, key, title, ylabel):
-        medians = [profile["summary"][key]["median"] for profile in profiles]
-        low = [m - profile["summary"][key]["min"] for m, profile in zip(medians, profiles)]
-        high = [profile["summary"][key]["max"] - m for m, profile in zip(medians, profiles)]
-        axis.bar(names, medians, color=colors, yerr=[low, high], capsize=3)
-        axis.set_title(title, fontsize=10)
-        axis.set_ylabel(ylabel)
-        axis.tick_params(axis="x", labelrotation=60, labelsize=8)
-        axis.grid(axis="y", alpha=0.3)
 
-    bars(
-        axes[0],
-        "tcp_mbps",
-        f"TCP through the tunnel (raw: {raw['summary']['tcp_mbps']['median']:.0f} Mbit/s)",
-        "Mbit/s",
-    )
-    bars(axes[1], "cpu_s_per_gb", "CPU of both OpenVPN ends per GB", "CPU seconds / GB")
-    axis = axes[2]
+def run_time_panel(axis, controlplane: dict, history: list[dict]) -> None:
+    """Converge and no-change re-run in seconds against laptops on `axis`, with the bound and the earlier re-runs."""
     sizes = controlplane["sizes"]
     runs = controlplane["runs"]
     axis.plot(sizes, [runs[str(s)]["converge"]["seconds"] for s in sizes], "o-", color="#7d3c98", label="converge")
@@ -383,29 +458,12 @@ def plot(path: Path, dataplane: dict, controlplane: dict, history: list[dict]) -
     axis.set_ylabel("seconds")
     axis.grid(alpha=0.3)
     axis.legend(fontsize=8)
-    figure.text(
-        0.01, 0.01, "* unsafe on real internet paths (reference only); bars: median, whiskers: min-max", fontsize=8
-    )
-    figure.tight_layout(rect=(0, 0.03, 1, 1))
-    figure.savefig(path, dpi=80)
-    plt.close(figure)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--results", type=Path, required=True, help="directory of the bench JSON files")
-    parser.add_argument("--markdown", type=Path, required=True)
-    parser.add_argument("--plot", type=Path, required=True)
-    args = parser.parse_args(argv)
-
-    dataplane = json.loads((args.results / "dataplane.json").read_text())
-    controlplane = json.loads((args.results / "controlplane.json").read_text())
-    planner = json.loads((args.results / "planner.json").read_text())
-    history = json.loads(HISTORY.read_text())
-
-    data_lines, verdict = dataplane_section(dataplane)
-    control_lines, checks = controlplane_section(controlplane, history)
-    lines = [
+def intro_lines(dataplane: dict, controlplane: dict, plot_name: str) -> list[str]:
+    """The page's title, what it measures and how to reproduce it, the machine, and the plot (`plot_name`,
+    relative to the page)."""
+    return [
         "# Benchmarks",
         "",
         "<!-- Written by `make bench` (benchmarks/report.py) from one run; edit the scripts, not this page. -->",
@@ -431,12 +489,13 @@ def main(argv: list[str] | None = None) -> int:
         "",
         *machine_table(dataplane, controlplane),
         "",
-        f"![Throughput and CPU per GB of each profile; gateway run time against laptops]({args.plot.name})",
-        "",
-        *data_lines,
-        "",
-        *control_lines,
-        "",
+        f"![Throughput and CPU per GB of each profile; gateway run time against laptops]({plot_name})",
+    ]
+
+
+def planner_lines(planner: dict) -> list[str]:
+    """The planner section: plan_tunnels() seconds (median, min, max) for planner['laptops'] laptops."""
+    return [
         "## Planner",
         "",
         (
@@ -446,16 +505,47 @@ def main(argv: list[str] | None = None) -> int:
         ),
         "",
     ]
-    args.markdown.write_text("\n".join(lines))
-    plot(args.plot, dataplane, controlplane, history)
-    print(f"wrote {args.markdown} and {args.plot} ({args.plot.stat().st_size // 1024} KiB)")
-    print(json.dumps({"dataplane": verdict, "controlplane": checks}))
 
+
+def contract_failures(checks: dict) -> list[str]:
+    """How the control plane missed its contract, one sentence each; empty when it held."""
     failures = []
     if checks["rerun_changed"]:
         failures.append(f"a no-change re-run changed {checks['rerun_changed']} tasks")
     if checks.get("bound_ratio", 0) > BOUND_FACTOR:
         failures.append(f"the {BOUND_SIZE}-laptop re-run took {checks['bound_ratio']}× the 1-laptop re-run")
+    return failures
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--results", type=Path, required=True, help="directory of the bench JSON files")
+    parser.add_argument("--markdown", type=Path, required=True)
+    parser.add_argument("--plot", type=Path, required=True)
+    args = parser.parse_args(argv)
+
+    dataplane = json.loads((args.results / "dataplane.json").read_text())
+    controlplane = json.loads((args.results / "controlplane.json").read_text())
+    planner = json.loads((args.results / "planner.json").read_text())
+    history = json.loads(HISTORY.read_text())
+
+    data_lines, verdict = dataplane_section(dataplane)
+    control_lines, checks = controlplane_section(controlplane, history)
+    lines = [
+        *intro_lines(dataplane, controlplane, args.plot.name),
+        "",
+        *data_lines,
+        "",
+        *control_lines,
+        "",
+        *planner_lines(planner),
+    ]
+    args.markdown.write_text("\n".join(lines))
+    plot(args.plot, dataplane, controlplane, history)
+    print(f"wrote {args.markdown} and {args.plot} ({args.plot.stat().st_size // 1024} KiB)")
+    print(json.dumps({"dataplane": verdict, "controlplane": checks}))
+
+    failures = contract_failures(checks)
     for failure in failures:
         print(f"FAILED: {failure}", file=sys.stderr)
     return 1 if failures else 0

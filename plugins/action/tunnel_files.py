@@ -12,16 +12,10 @@ from collections.abc import Mapping
 from ansible.errors import AnsibleActionFail, AnsibleError
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
+from ansible_collections.sixtunnel.openvpn.plugins.module_utils._tunnel_files import task_argument_spec
 
-ARGUMENT_SPEC = {
-    "template": {"type": "str", "required": True},
-    "items": {"type": "list", "elements": "dict", "required": True},
-    "loop_var": {"type": "str", "default": "item"},
-    "dest": {"type": "str", "required": True},
-    "owner": {"type": "str"},
-    "group": {"type": "str"},
-    "mode": {"type": "raw"},
-}
+# The options a task may set; the module's DOCUMENTATION lists the same ones (and the internal files).
+ARGUMENT_SPEC = task_argument_spec()
 
 
 class ActionModule(ActionBase):

@@ -111,6 +111,70 @@ options:
           - Name of the tunnel interface; at most 15 characters out of letters, digits, V(_) and V(-), starting with a
             letter or digit. Default O(_input.interface_prefix) followed by O(laptops[].tunnel_id).
         type: string
+      auth:
+        description:
+          - How the two ends authenticate. V(peer_fingerprint) - a key pair on each end, each pinning the other's
+            certificate fingerprint. V(static_key) - one shared key (deprecated by OpenVPN 2.7).
+        type: string
+        choices: [peer_fingerprint, static_key]
+        default: peer_fingerprint
+      dev_type:
+        description:
+          - V(tap) - an Ethernet link (neighbour discovery, the seed's choice). V(tun) - an IP link.
+        type: string
+        choices: [tap, tun]
+        default: tap
+      proto:
+        description:
+          - The laptop's transport. V(udp) and V(tcp) take the gateway's address of either family; V(udp6) and
+            V(tcp6) only IPv6. The gateway listens dual-stack either way.
+        type: string
+        choices: [udp, udp6, tcp, tcp6]
+        default: udp
+      managed:
+        description:
+          - V(false) for a laptop that Ansible never contacts; its profile is exported instead. V(true)/V(false) or
+            the strings V(true), V(false), V(yes), V(no) (INI inventories).
+        type: bool
+        default: true
+      verify_traffic:
+        description:
+          - Ping the gateway's end through the tunnel after each run and fail if it does not answer.
+        type: bool
+        default: true
+      tun_mtu:
+        description:
+          - MTU of the tunnel device, V(1280) to V(1500), the same on both ends.
+        type: int
+        default: 1280
+      remotes:
+        description:
+          - Where the laptop reaches the gateway, tried in order. Each a host name or address, or C({host, port})
+            (port default O(laptops[].port)). Default O(gateway_remotes).
+        type: list
+        elements: raw
+      http_proxy:
+        description:
+          - C({host, port}) of an HTTP proxy whose CONNECT carries the tunnel; only with O(laptops[].proto) V(tcp) or
+            V(tcp6).
+        type: dict
+        default: {}
+      export_dir:
+        description:
+          - Directory on the controller for this laptop's exported profile (laptops with O(laptops[].managed=false)).
+            Default O(export_dir).
+        type: path
+  gateway_remotes:
+    description:
+      - The remotes of every laptop without O(laptops[].remotes); same shape. Checked (non-empty) only when a laptop
+        relies on it. Without it such laptops get no remotes.
+    type: list
+    elements: raw
+  export_dir:
+    description:
+      - Default of O(laptops[].export_dir).
+    type: path
+    default: ""
   ledger:
     description:
       - The RV(_value.ledger) of the previous plan.
@@ -169,14 +233,21 @@ _value:
     tunnels:
       description:
         - One entry per laptop in O(laptops), absent ones included, sorted by C(tunnel_id).
-        - Keys C(name), C(tunnel_id), C(state), C(prefix), C(gateway_address), C(laptop_address) (addresses with /64),
-          C(gateway_ip), C(laptop_ip) (bare addresses), C(port), C(interface) and C(routed_networks).
+        - A complete tunnel record; the roles render these fields and derive none. Keys C(name), C(tunnel_id),
+          C(state), C(managed), C(prefix), C(gateway_address), C(laptop_address) (addresses with /64), C(gateway_ip),
+          C(laptop_ip) (bare addresses), C(port), C(interface), C(routed_networks), C(auth), C(dev_type), C(tun_mtu),
+          C(proto) (the laptop's), C(transport) (V(udp) or V(tcp)), C(gateway_proto) and C(laptop_proto) (the
+          OpenVPN C(proto) line of each end), C(remotes) (C({host, port}) each), C(http_proxy), C(remote_ports)
+          (where the laptop's OpenVPN packets go), C(verify_traffic), C(export_dir), and the gateway's names
+          C(gateway_instance), C(gateway_dir), C(gateway_config), C(gateway_unit) and C(gateway_laptop_dir) (where
+          the gateway keeps an unmanaged laptop's key pair).
       type: list
       elements: dict
       sample:
         - name: laptop1
           tunnel_id: 0
           state: present
+          managed: true
           prefix: 2001:db8:abba:1000::/64
           gateway_address: 2001:db8:abba:1000::1/64
           laptop_address: 2001:db8:abba:1000::2/64
@@ -185,7 +256,27 @@ _value:
           port: 1194
           interface: sixt0
           routed_networks:
-            - 2001:db8:abba:2000::/64
+          - 2001:db8:abba:2000::/64
+          auth: peer_fingerprint
+          dev_type: tap
+          tun_mtu: 1280
+          proto: udp
+          transport: udp
+          gateway_proto: udp6
+          laptop_proto: udp
+          remotes:
+          - host: gateway.example.org
+            port: 1194
+          http_proxy: {}
+          remote_ports:
+          - 1194
+          verify_traffic: true
+          export_dir: /srv/exports
+          gateway_instance: sixtunnel-laptop1
+          gateway_dir: /etc/openvpn/server/sixtunnel-laptop1
+          gateway_config: /etc/openvpn/server/sixtunnel-laptop1.conf
+          gateway_unit: openvpn-server@sixtunnel-laptop1.service
+          gateway_laptop_dir: /etc/openvpn/server/sixtunnel-laptop1/laptop
     ledger:
       description:
         - One row per tunnel /64 and per routed network, sorted by prefix, including the rows carried over from
@@ -218,7 +309,13 @@ from ansible_collections.sixtunnel.openvpn.plugins.plugin_utils.planner import (
 )
 
 
-def tunnel_plan_filter(site: Mapping[str, t.Any], laptops: list[dict], ledger: list[dict] | None = None) -> dict:
+def tunnel_plan_filter(
+    site: Mapping[str, t.Any],
+    laptops: list[dict],
+    ledger: list[dict] | None = None,
+    gateway_remotes: list | None = None,
+    export_dir: str | None = None,
+) -> dict:
     if not isinstance(site, Mapping):
         raise AnsibleFilterError(
             "The input for the sixtunnel.openvpn.tunnel_plan filter must be a dictionary (the site);"
@@ -227,7 +324,7 @@ def tunnel_plan_filter(site: Mapping[str, t.Any], laptops: list[dict], ledger: l
     if not HAS_NETADDR:
         raise AnsibleFilterError(missing_required_lib("netaddr"))
     try:
-        return plan_tunnels(site, laptops, ledger=ledger)
+        return plan_tunnels(site, laptops, ledger=ledger, gateway_remotes=gateway_remotes, export_dir=export_dir)
     except TunnelPlanError as exc:
         raise AnsibleFilterError(str(exc)) from exc
 

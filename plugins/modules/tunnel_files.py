@@ -49,9 +49,18 @@ options:
     description: Mode of the files, as for M(ansible.builtin.file); quote it (C("0640")).
     type: raw
   files:
-    description: Internal, set by the action plugin from the options above; do not set it.
+    description: Internal, set by the action plugin from the options above; a task cannot set it.
     type: list
     elements: dict
+    suboptions:
+      dest:
+        description: Path of the file.
+        type: path
+        required: true
+      content:
+        description: What the file should hold.
+        type: str
+        required: true
 author:
   - sixtunnel.openvpn contributors
 notes:
@@ -96,27 +105,10 @@ import os
 import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.sixtunnel.openvpn.plugins.module_utils._tunnel_files import module_argument_spec
 
 # Larger files are not put in a diff.
 DIFF_MAX_BYTES = 64 * 1024
-
-ARGUMENT_SPEC = {
-    "template": {"type": "str"},
-    "items": {"type": "list", "elements": "dict"},
-    "loop_var": {"type": "str", "default": "item"},
-    "dest": {"type": "str"},
-    "owner": {"type": "str"},
-    "group": {"type": "str"},
-    "mode": {"type": "raw"},
-    "files": {
-        "type": "list",
-        "elements": "dict",
-        "options": {
-            "dest": {"type": "path", "required": True},
-            "content": {"type": "str", "required": True, "no_log": True},
-        },
-    },
-}
 
 
 def read_current(path: str) -> bytes | None:
@@ -144,7 +136,7 @@ def write_replacing(path: str, content: bytes) -> None:
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    module = AnsibleModule(argument_spec=module_argument_spec(), supports_check_mode=True)
     files = module.params["files"]
     if files is None:
         module.fail_json(msg="tunnel_files renders on the controller: run it as a task, not as a bare module")

@@ -26,29 +26,13 @@ options:
     description: The inventory name, for messages.
     type: str
     required: true
-  listeners:
-    description: Ports the host's tunnels will listen on.
+  tunnels:
+    description:
+      - The tunnel records (RV(sixtunnel.openvpn.tunnel_plan#filter:_value.tunnels)) whose gateway end this host
+        will carry; their C(port), C(transport), C(name) and C(gateway_unit) are read, other keys are ignored.
     type: list
     elements: dict
     default: []
-    suboptions:
-      port:
-        description: Port number.
-        type: int
-        required: true
-      transport:
-        description: C(udp) or C(tcp).
-        type: str
-        choices: [udp, tcp]
-        required: true
-      laptop:
-        description: The laptop whose tunnel uses the port, for messages.
-        type: str
-        required: true
-      unit:
-        description: The systemd unit allowed to hold the port, e.g. C(openvpn-server@sixtunnel-laptop1.service).
-        type: str
-        required: true
   proc_root:
     description: Where the kernel's C(net.ipv6.conf) tree is; for tests.
     type: path
@@ -58,15 +42,15 @@ author:
 notes:
   - Supports check mode; it changes nothing in any mode.
 requirements:
-  - C(ss) (iproute2) on the managed host when O(listeners) is not empty.
+  - C(ss) (iproute2) on the managed host when O(tunnels) is not empty.
 """
 
 EXAMPLES = r"""
 - name: Refuse the gateway if a planned port is taken
   sixtunnel.openvpn.tunnel_preflight:
     host: "{{ inventory_hostname }}"
-    listeners:
-      - {port: 1195, transport: udp, laptop: laptop1, unit: openvpn-server@sixtunnel-laptop1.service}
+    tunnels:
+      - {name: laptop1, port: 1195, transport: udp, gateway_unit: openvpn-server@sixtunnel-laptop1.service}
 """
 
 RETURN = r"""
@@ -124,17 +108,8 @@ def main() -> None:
     module = AnsibleModule(
         argument_spec={
             "host": {"type": "str", "required": True},
-            "listeners": {
-                "type": "list",
-                "elements": "dict",
-                "default": [],
-                "options": {
-                    "port": {"type": "int", "required": True},
-                    "transport": {"type": "str", "choices": ["udp", "tcp"], "required": True},
-                    "laptop": {"type": "str", "required": True},
-                    "unit": {"type": "str", "required": True},
-                },
-            },
+            # Whole tunnel records; only the keys read below matter (the planner checked them).
+            "tunnels": {"type": "list", "elements": "dict", "default": []},
             "proc_root": {"type": "path", "default": "/proc/sys/net/ipv6/conf"},
         },
         supports_check_mode=True,
@@ -146,14 +121,18 @@ def main() -> None:
         problems.append(ipv6)
 
     found = {}
-    if module.params["listeners"]:
+    listeners = [
+        {"port": int(t["port"]), "transport": t["transport"], "laptop": t["name"], "unit": t["gateway_unit"]}
+        for t in module.params["tunnels"]
+    ]
+    if listeners:
         ss = module.get_bin_path("ss", required=True)
         bound = {}
         for transport in ("udp", "tcp"):
             _rc, out, _err = module.run_command([ss, "-Hlnp", "--" + transport], check_rc=True)
             bound[transport] = parse_ss(out)
-        running = units_running(module, [listener["unit"] for listener in module.params["listeners"]])
-        for listener in module.params["listeners"]:
+        running = units_running(module, [listener["unit"] for listener in listeners])
+        for listener in listeners:
             port, transport = listener["port"], listener["transport"]
             holders = [(name, pid, cgroup_of(pid)) for name, pid in bound[transport].get(port, [])]
             found[f"{transport}/{port}"] = [{"name": n, "pid": p, "cgroup": c.strip()} for n, p, c in holders]

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: tunnel_units
-short_description: Start or restart many systemd units, and enable them, with one systemctl call per step
+short_description: Start, restart or stop many systemd units, and enable or disable them, one systemctl call per step
 version_added: 1.0.0
 description:
   - Reads the state of every unit in O(units) with one C(systemctl show), then enables those not enabled and starts
     those not running (O(state=started)) or restarts all of them (O(state=restarted)), each step one C(systemctl)
     call for all the units. A gateway with 100 tunnels pays one round trip, not 100.
+  - O(state=stopped) stops the running units and, with O(enabled=false), disables the enabled ones (offboarding).
   - systemd runs the start jobs of one call in parallel and C(systemctl) waits for all of them, so a unit that fails
     to start fails the task, naming it.
 options:
@@ -22,12 +23,16 @@ options:
     elements: str
     required: true
   state:
-    description: C(started) starts the units that are not running; C(restarted) restarts every unit listed.
+    description:
+      - C(started) starts the units that are not running; C(restarted) restarts every unit listed; C(stopped) stops
+        the running ones (a unit that does not exist counts as stopped).
     type: str
-    choices: [started, restarted]
+    choices: [started, restarted, stopped]
     default: started
   enabled:
-    description: Enable the units (start at boot) that are not enabled yet.
+    description:
+      - V(true) enables the units (start at boot) that are not enabled yet. V(false) with O(state=stopped) disables
+        those that are enabled; with the other states it leaves enablement alone.
     type: bool
     default: true
 author:
@@ -52,12 +57,22 @@ EXAMPLES = r"""
 RETURN = r"""
 enabled_units:
   description: Units that were enabled (or would be, in check mode).
-  returned: always
+  returned: unless O(state=stopped)
   type: list
   elements: str
 started_units:
   description: Units that were started or restarted (or would be, in check mode).
-  returned: always
+  returned: unless O(state=stopped)
+  type: list
+  elements: str
+stopped_units:
+  description: Units that were stopped (or would be, in check mode).
+  returned: when O(state=stopped)
+  type: list
+  elements: str
+disabled_units:
+  description: Units that were disabled (or would be, in check mode).
+  returned: when O(state=stopped)
   type: list
   elements: str
 """
@@ -83,11 +98,28 @@ def parse_show(output: str) -> list[dict[str, str]]:
     return blocks
 
 
+def stop(module: AnsibleModule, systemctl: str, units: list[str], states: list[dict[str, str]]) -> None:
+    """Stop the running units and, unless O(enabled), disable the enabled ones; exits the module."""
+    to_disable = []
+    if not module.params["enabled"]:
+        to_disable = [unit for unit, state in zip(units, states) if state.get("UnitFileState") == "enabled"]
+    # A unit that is not loaded (no such unit) runs nothing: nothing to stop.
+    to_stop = [unit for unit, state in zip(units, states) if state.get("ActiveState") in RUNNING_STATES]
+    to_stop += [unit for unit, state in zip(units, states) if state.get("SubState") in DEAD_SUBSTATES]
+    to_stop = list(dict.fromkeys(to_stop))
+    if not module.check_mode:
+        if to_disable:
+            module.run_command([systemctl, "disable", "--", *to_disable], check_rc=True)
+        if to_stop:
+            module.run_command([systemctl, "stop", "--", *to_stop], check_rc=True)
+    module.exit_json(changed=bool(to_disable or to_stop), disabled_units=to_disable, stopped_units=to_stop)
+
+
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
             "units": {"type": "list", "elements": "str", "required": True},
-            "state": {"type": "str", "choices": ["started", "restarted"], "default": "started"},
+            "state": {"type": "str", "choices": ["started", "restarted", "stopped"], "default": "started"},
             "enabled": {"type": "bool", "default": True},
         },
         supports_check_mode=True,
@@ -103,6 +135,8 @@ def main() -> None:
     states = parse_show(out)
     if len(states) != len(units):
         module.fail_json(msg=f"systemctl show gave {len(states)} answers for {len(units)} units: {err.strip()}")
+    if module.params["state"] == "stopped":
+        stop(module, systemctl, units, states)
     for unit, state in zip(units, states):
         if state.get("LoadState") != "loaded":
             module.fail_json(msg=f"unit {unit} cannot be loaded (LoadState={state.get('LoadState')})")

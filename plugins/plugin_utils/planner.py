@@ -54,6 +54,19 @@ MAX_INTERFACE_LENGTH = 15
 
 AUTO = "auto"
 STATES = ("present", "absent")
+AUTHS = ("peer_fingerprint", "static_key")
+DEV_TYPES = ("tap", "tun")
+PROTOS = ("udp", "udp6", "tcp", "tcp6")
+# 1280 is IPv6's minimum link MTU; 1500 the Ethernet path the outer packets must fit in.
+MIN_TUN_MTU, MAX_TUN_MTU, DEFAULT_TUN_MTU = 1280, 1500, 1280
+DEFAULT_EXPORT_SUBDIR = "exports"
+# The distribution's openvpn-server@ unit reads only this directory (Debian and RHEL alike).
+GATEWAY_CONFIG_DIR = "/etc/openvpn/server"
+GATEWAY_INSTANCE_PREFIX = "sixtunnel-"
+GATEWAY_UNIT_TEMPLATE = "openvpn-server@"
+# Where the gateway keeps the key pair of a laptop that Ansible does not manage, inside the tunnel's directory.
+GATEWAY_LAPTOP_SUBDIR = "laptop"
+_BOOLEAN_TEXT = {"true": True, "yes": True, "false": False, "no": False}
 LEDGER_USES = ("tunnel", "routed")
 SITE_KEYS = ("prefix", "tunnel_pool", "routed_pool", "port_base", "gateway_host", "laptop_host", "interface_prefix")
 
@@ -258,7 +271,24 @@ class _Site:
 
 
 class _Laptop:
-    __slots__ = ("interface", "name", "port", "routed", "state", "tunnel_id", "tunnel_start")
+    __slots__ = (
+        "auth",
+        "dev_type",
+        "export_dir",
+        "http_proxy",
+        "interface",
+        "managed",
+        "name",
+        "port",
+        "proto",
+        "remotes",
+        "routed",
+        "state",
+        "tun_mtu",
+        "tunnel_id",
+        "tunnel_start",
+        "verify_traffic",
+    )
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -269,6 +299,16 @@ class _Laptop:
         self.port: int | None = None
         self.interface: str | None = None
         self.tunnel_start = 0
+        self.auth = AUTHS[0]
+        self.dev_type = DEV_TYPES[0]
+        self.proto = PROTOS[0]
+        self.managed = True
+        self.verify_traffic = True
+        self.tun_mtu = DEFAULT_TUN_MTU
+        # (host, port or None for the tunnel's own port); None: the gateway's remotes.
+        self.remotes: list[tuple[str, int | None]] | None = None
+        self.http_proxy: tuple[str, int] | None = None
+        self.export_dir: str | None = None
 
 
 class _Reservation:
@@ -417,7 +457,96 @@ def _parse_laptop(index: int, raw: t.Any, site: _Site, caller: str) -> _Laptop:
         if problem:
             raise TunnelPlanError(f"{who}: interface {_show(interface)} {problem}")
         laptop.interface = str(interface)
+    _parse_connection(raw, laptop, who)
     return laptop
+
+
+def _as_bool(value: t.Any) -> bool | None:
+    """Return value as a bool, or None if it is not one; INI inventories give "true"/"false" as strings."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        return _BOOLEAN_TEXT.get(value.lower())
+    return None
+
+
+def _choice(raw: Mapping, key: str, choices: tuple[str, ...], who: str) -> str:
+    value = raw.get(key)
+    if value is None:
+        return choices[0]
+    if value not in choices:
+        raise TunnelPlanError(f"{who}: {key} {_show(value)} is not one of {', '.join(map(repr, choices))}")
+    return str(value)
+
+
+def _flag(raw: Mapping, key: str, who: str) -> bool:
+    value = raw.get(key)
+    if value is None:
+        return True
+    flag = _as_bool(value)
+    if flag is None:
+        raise TunnelPlanError(f"{who}: {key} {_show(value)} is not true or false")
+    return flag
+
+
+def _port_of(value: t.Any, what: str, who: str) -> int:
+    port = _as_int(value)
+    if port is None or not MIN_PORT <= port <= MAX_PORT:
+        raise TunnelPlanError(f"{who}: {what} {_show(value)} is not a port ({MIN_PORT}..{MAX_PORT})")
+    return port
+
+
+def _parse_remotes(value: t.Any, who: str) -> list[tuple[str, int | None]]:
+    """A non-empty list of host names or addresses, or {host, port} mappings."""
+    if not isinstance(value, (list, tuple)) or not value:
+        raise TunnelPlanError(
+            f"{who}: remotes {_show(value)} must be a non-empty list of host names, addresses or {{host, port}}"
+        )
+    remotes: list[tuple[str, int | None]] = []
+    for remote in value:
+        host, port = (remote.get("host"), remote.get("port")) if isinstance(remote, Mapping) else (remote, None)
+        if not isinstance(host, str) or not host:
+            raise TunnelPlanError(f"{who}: remote {_show(remote)} has no host name or address")
+        remotes.append((str(host), None if port is None else _port_of(port, f"remote {host!r} port", who)))
+    return remotes
+
+
+def _parse_connection(raw: Mapping, laptop: _Laptop, who: str) -> None:
+    """Auth mode, device, transport, MTU, remotes, proxy, management and export settings of one laptop."""
+    laptop.auth = _choice(raw, "auth", AUTHS, who)
+    laptop.dev_type = _choice(raw, "dev_type", DEV_TYPES, who)
+    laptop.proto = _choice(raw, "proto", PROTOS, who)
+    laptop.managed = _flag(raw, "managed", who)
+    laptop.verify_traffic = _flag(raw, "verify_traffic", who)
+
+    raw_mtu = raw.get("tun_mtu")
+    if raw_mtu is not None:
+        tun_mtu = _as_int(raw_mtu)
+        if tun_mtu is None or not MIN_TUN_MTU <= tun_mtu <= MAX_TUN_MTU:
+            raise TunnelPlanError(f"{who}: tun_mtu {_show(raw_mtu)} is not an integer in {MIN_TUN_MTU}..{MAX_TUN_MTU}")
+        laptop.tun_mtu = tun_mtu
+
+    if raw.get("remotes") is not None:
+        laptop.remotes = _parse_remotes(raw["remotes"], who)
+
+    proxy = raw.get("http_proxy")
+    if proxy:
+        if not isinstance(proxy, Mapping) or not isinstance(proxy.get("host"), str) or not proxy.get("host"):
+            raise TunnelPlanError(f"{who}: http_proxy {_show(proxy)} must be {{host, port}}")
+        if not laptop.proto.startswith("tcp"):
+            raise TunnelPlanError(
+                f"{who}: http_proxy {proxy.get('host')!r} needs proto tcp or tcp6 (HTTP CONNECT carries TCP); "
+                f"proto is {laptop.proto!r}"
+            )
+        laptop.http_proxy = (str(proxy["host"]), _port_of(proxy.get("port"), "http_proxy port", who))
+    elif proxy is not None and not isinstance(proxy, Mapping):
+        raise TunnelPlanError(f"{who}: http_proxy {_show(proxy)} must be {{host, port}}")
+
+    export_dir = raw.get("export_dir")
+    if export_dir is not None:
+        if not isinstance(export_dir, str) or not export_dir:
+            raise TunnelPlanError(f"{who}: export_dir {_show(export_dir)} is not a path")
+        laptop.export_dir = str(export_dir)
 
 
 def _parse_laptops(laptops: t.Any, site: _Site, caller: str) -> list[_Laptop]:
@@ -614,51 +743,109 @@ def _overlap_message(
     return f"{subject} overlaps {first_what} {_format_net(*first_network)} of laptop '{first_name}'"
 
 
-def plan_tunnels(site: Mapping, laptops: list, ledger: list | None = None) -> dict:
-    """Plan every laptop's tunnel /64, addresses, port, interface and routed networks.
+def plan_tunnels(
+    site: Mapping,
+    laptops: list,
+    ledger: list | None = None,
+    gateway_remotes: list | None = None,
+    export_dir: str | None = None,
+) -> dict:
+    """Plan every laptop's tunnel: its /64, addresses, port, interface, routed networks and connection.
+
+    ``gateway_remotes`` is where laptops without ``remotes`` of their own reach the gateway (same shape as
+    ``remotes``; None: such laptops get no remotes). ``export_dir`` is the default directory of exported profiles.
 
     Returns ``{"site": ..., "tunnels": [...], "ledger": [...]}`` made of plain dicts, lists,
-    strings and ints; see docs/planner.md for the keys and every refusal.
+    strings, ints and bools; see docs/planner.md for the keys and every refusal.
     """
     caller = "tunnel_plan"
     _require_netaddr(caller)
     plan_site = _parse_site(site, caller)
     parsed_laptops = _parse_laptops(laptops, plan_site, caller)
+    default_remotes = _default_remotes(gateway_remotes, parsed_laptops, caller)
     reservations = _parse_ledger(ledger, {laptop.name for laptop in parsed_laptops}, caller)
     reserved_ids = _reserved_ids(reservations, caller)
     _assign_defaults(parsed_laptops, reserved_ids, plan_site, caller)
     _check_overlaps(parsed_laptops, reservations, caller)
-    return _build_plan(plan_site, parsed_laptops, reservations)
+    return _build_plan(plan_site, parsed_laptops, reservations, default_remotes, export_dir or "")
 
 
-def _build_plan(site: _Site, laptops: list[_Laptop], reservations: list[_Reservation]) -> dict:
-    gateway_host, laptop_host = site.gateway_host, site.laptop_host
-    tunnel_suffix = f"/{TUNNEL_PREFIXLEN}"
+def _default_remotes(gateway_remotes: t.Any, laptops: list[_Laptop], caller: str) -> list[tuple[str, int | None]]:
+    """The gateway's remotes, checked only when a laptop relies on them: they are that laptop's remotes."""
+    if gateway_remotes is None:
+        return []
+    relying = [laptop for laptop in laptops if laptop.remotes is None]
+    if not relying:
+        return []
+    who = f"{caller}: laptop '{relying[0].name}' (no remotes of its own, so the gateway's gateway_remotes)"
+    return _parse_remotes(gateway_remotes, who)
+
+
+def _tunnel_record(
+    laptop: _Laptop, site: _Site, default_remotes: list[tuple[str, int | None]], export_dir: str
+) -> dict:
+    """One laptop's complete tunnel record: every field a role renders, derived here and nowhere else."""
+    start, suffix = laptop.tunnel_start, f"/{TUNNEL_PREFIXLEN}"
+    gateway_ip, laptop_ip = _format_ip(start + site.gateway_host), _format_ip(start + site.laptop_host)
+    transport = "tcp" if laptop.proto.startswith("tcp") else "udp"
+    remotes = [
+        {"host": host, "port": laptop.port if port is None else port}
+        for host, port in (default_remotes if laptop.remotes is None else laptop.remotes)
+    ]
+    # Where the laptop's OpenVPN packets go: the proxy, or each remote's port (its up-script and firewall).
+    remote_ports = [laptop.http_proxy[1]] if laptop.http_proxy else list(dict.fromkeys(r["port"] for r in remotes))
+    instance = GATEWAY_INSTANCE_PREFIX + laptop.name
+    gateway_dir = f"{GATEWAY_CONFIG_DIR}/{instance}"
+    return {
+        "name": laptop.name,
+        "tunnel_id": laptop.tunnel_id,
+        "state": laptop.state,
+        "managed": laptop.managed,
+        "prefix": _format_ip(start) + suffix,
+        "gateway_address": gateway_ip + suffix,
+        "laptop_address": laptop_ip + suffix,
+        "gateway_ip": gateway_ip,
+        "laptop_ip": laptop_ip,
+        "port": laptop.port,
+        "interface": laptop.interface,
+        "routed_networks": [_format_net(*network) for network in laptop.routed],
+        "auth": laptop.auth,
+        "dev_type": laptop.dev_type,
+        "tun_mtu": laptop.tun_mtu,
+        "proto": laptop.proto,
+        "transport": transport,
+        # The gateway listens dual-stack on an IPv6 socket: laptops may come over IPv4 or IPv6.
+        "gateway_proto": "tcp6-server" if transport == "tcp" else "udp6",
+        "laptop_proto": f"{laptop.proto}-client" if transport == "tcp" else laptop.proto,
+        "remotes": remotes,
+        "http_proxy": {"host": laptop.http_proxy[0], "port": laptop.http_proxy[1]} if laptop.http_proxy else {},
+        "remote_ports": remote_ports,
+        "verify_traffic": laptop.verify_traffic,
+        "export_dir": export_dir if laptop.export_dir is None else laptop.export_dir,
+        "gateway_instance": instance,
+        "gateway_dir": gateway_dir,
+        "gateway_config": f"{gateway_dir}.conf",
+        "gateway_unit": f"{GATEWAY_UNIT_TEMPLATE}{instance}.service",
+        "gateway_laptop_dir": f"{gateway_dir}/{GATEWAY_LAPTOP_SUBDIR}",
+    }
+
+
+def _build_plan(
+    site: _Site,
+    laptops: list[_Laptop],
+    reservations: list[_Reservation],
+    default_remotes: list[tuple[str, int | None]],
+    export_dir: str,
+) -> dict:
     tunnels = []
     ledger_rows: list[tuple[int, dict]] = []
     for laptop in sorted(laptops, key=attrgetter("tunnel_id")):
-        start = laptop.tunnel_start
-        prefix = _format_ip(start) + tunnel_suffix
-        gateway_ip = _format_ip(start + gateway_host)
-        laptop_ip = _format_ip(start + laptop_host)
-        routed_networks = [_format_net(*network) for network in laptop.routed]
-        tunnels.append(
-            {
-                "name": laptop.name,
-                "tunnel_id": laptop.tunnel_id,
-                "state": laptop.state,
-                "prefix": prefix,
-                "gateway_address": gateway_ip + tunnel_suffix,
-                "laptop_address": laptop_ip + tunnel_suffix,
-                "gateway_ip": gateway_ip,
-                "laptop_ip": laptop_ip,
-                "port": laptop.port,
-                "interface": laptop.interface,
-                "routed_networks": routed_networks,
-            }
+        record = _tunnel_record(laptop, site, default_remotes, export_dir)
+        tunnels.append(record)
+        ledger_rows.append(
+            (laptop.tunnel_start, _ledger_row(record["prefix"], "tunnel", laptop.name, laptop.tunnel_id, laptop.state))
         )
-        ledger_rows.append((start, _ledger_row(prefix, "tunnel", laptop.name, laptop.tunnel_id, laptop.state)))
-        for network, text in zip(laptop.routed, routed_networks, strict=True):
+        for network, text in zip(laptop.routed, record["routed_networks"], strict=True):
             ledger_rows.append((network[0], _ledger_row(text, "routed", laptop.name, laptop.tunnel_id, laptop.state)))
     for reservation in reservations:
         ledger_rows.append(

@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from ansible_collections.sixtunnel.openvpn.plugins.action import tunnel_files
+from ansible_collections.sixtunnel.openvpn.plugins.module_utils import _tunnel_files
 
 IMPORT_ROOT = Path(__file__).resolve().parents[4] / ".cache" / "import-root"
 
@@ -112,6 +114,33 @@ SECRET_PLAYBOOK = """
       no_log: true
 """
 
+BAD_TASKS_PLAYBOOK = """
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: The internal option is not for tasks
+      sixtunnel.openvpn.tunnel_files:
+        template: secret.j2
+        items: [{name: a}]
+        dest: "{{ out }}/{name}.conf"
+        files: [{dest: "{{ out }}/a.conf", content: x}]
+      register: internal
+      ignore_errors: true
+
+    - name: A required option is missing
+      sixtunnel.openvpn.tunnel_files:
+        template: secret.j2
+        items: [{name: a}]
+      register: missing
+      ignore_errors: true
+
+    - name: Check the results
+      ansible.builtin.assert:
+        that:
+          - "internal.failed and internal.msg == 'Invalid options for sixtunnel.openvpn.tunnel_files: files'"
+          - "missing.failed and missing.msg is search('missing required arguments: dest')"
+"""
+
 
 def ansible_playbook(directory: Path, playbook: str, *extra: str) -> subprocess.CompletedProcess:
     (directory / "play.yml").write_text(playbook)
@@ -142,3 +171,14 @@ def test_no_log_hides_content_even_with_diff_and_verbosity(playdir):
     assert result.returncode == 0, result.stdout + result.stderr
     assert (playdir / "out" / "hidden.conf").read_text() == "the-content-hidden\n"
     assert "the-content" not in result.stdout + result.stderr
+
+
+def test_validates_the_shared_task_spec():
+    assert tunnel_files.ARGUMENT_SPEC == _tunnel_files.task_argument_spec()
+    assert tunnel_files.ActionModule._VALID_ARGS == frozenset(_tunnel_files.task_argument_spec())
+
+
+def test_refuses_internal_and_missing_options(playdir):
+    result = ansible_playbook(playdir, BAD_TASKS_PLAYBOOK)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert not (playdir / "out" / "a.conf").exists()

@@ -100,7 +100,7 @@ def test_documentation_matches_the_code():
     assert str(documentation["version_added"]) == "1.0.0"
     assert documentation["positional"] == "_input, laptops"
     options = documentation["options"]
-    assert set(options) == {"_input", "laptops", "ledger"}
+    assert set(options) == {"_input", "laptops", "ledger", "gateway_remotes", "export_dir"}
 
     site_options = options["_input"]["suboptions"]
     assert tuple(site_options) == planner.SITE_KEYS
@@ -110,14 +110,21 @@ def test_documentation_matches_the_code():
     assert site_options["interface_prefix"]["default"] == planner.DEFAULT_INTERFACE_PREFIX
 
     laptop_options = options["laptops"]["suboptions"]
-    assert set(laptop_options) == {"name", "tunnel_id", "state", "routed_networks", "port", "interface"}
-    assert tuple(laptop_options["state"]["choices"]) == planner.STATES
-    assert laptop_options["state"]["default"] == "present"
+    assert set(laptop_options) == {
+        "name", "tunnel_id", "state", "routed_networks", "port", "interface", "auth", "dev_type", "proto",
+        "managed", "verify_traffic", "tun_mtu", "remotes", "http_proxy", "export_dir",
+    }  # fmt: skip
+    for key, choices in (("state", planner.STATES), ("auth", planner.AUTHS), ("dev_type", planner.DEV_TYPES)):
+        assert tuple(laptop_options[key]["choices"]) == choices, key
+        assert laptop_options[key]["default"] == choices[0], key
+    assert tuple(laptop_options["proto"]["choices"]) == planner.PROTOS
+    assert laptop_options["tun_mtu"]["default"] == planner.DEFAULT_TUN_MTU
 
     returned = yaml.safe_load(filter_module.RETURN)["_value"]
     assert returned["type"] == "dict"
     assert set(returned["contains"]) == {"site", "tunnels", "ledger"}
-    sample = planner.plan_tunnels(SITE, [{"name": "laptop1", "tunnel_id": 0, "routed_networks": ["auto"]}])
+    laptops = [{"name": "laptop1", "tunnel_id": 0, "routed_networks": ["auto"]}]
+    sample = planner.plan_tunnels(SITE, laptops, gateway_remotes=["gateway.example.org"], export_dir="/srv/exports")
     for key in ("site", "tunnels", "ledger"):
         assert returned["contains"][key]["sample"] == sample[key], key
 

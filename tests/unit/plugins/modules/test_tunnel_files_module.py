@@ -11,8 +11,13 @@ import json
 import stat
 
 import pytest
+import yaml
 from ansible.module_utils.testing import patch_module_args
+from ansible_collections.sixtunnel.openvpn.plugins.module_utils import _tunnel_files
 from ansible_collections.sixtunnel.openvpn.plugins.modules import tunnel_files
+
+# The argument spec keys that DOCUMENTATION states too; no_log is the only other one the spec may use.
+DOCUMENTED_KEYS = ("type", "required", "default", "choices", "elements")
 
 
 def run_module(capsys, **args):
@@ -101,3 +106,58 @@ def test_refuses_to_run_without_its_action_plugin(capsys):
     result = run_module(capsys, template="up.sh.j2", items=[], dest="{dir}/up.sh")
     assert result["failed"] is True
     assert result["msg"] == "tunnel_files renders on the controller: run it as a task, not as a bare module"
+
+
+def documented(options):
+    """DOCUMENTATION's options in argument spec terms, with Ansible's defaults filled in."""
+    return {
+        name: {
+            "type": option.get("type", "str"),
+            "required": option.get("required", False),
+            "default": option.get("default"),
+            "choices": option.get("choices"),
+            "elements": option.get("elements"),
+            "options": documented(option["suboptions"]) if "suboptions" in option else None,
+        }
+        for name, option in options.items()
+    }
+
+
+def specified(spec):
+    """An argument spec in the same terms; a key DOCUMENTATION cannot show fails the test."""
+    result = {}
+    for name, option in spec.items():
+        assert set(option) <= {*DOCUMENTED_KEYS, "options", "no_log"}, f"{name}: compare {sorted(option)} too"
+        result[name] = {key: option.get(key) for key in DOCUMENTED_KEYS}
+        result[name]["type"] = option.get("type", "str")
+        result[name]["required"] = option.get("required", False)
+        result[name]["options"] = specified(option["options"]) if "options" in option else None
+    return result
+
+
+def test_documentation_lists_exactly_the_shared_spec():
+    options = yaml.safe_load(tunnel_files.DOCUMENTATION)["options"]
+    assert documented(options) == specified(_tunnel_files.argument_spec())
+
+
+def test_module_and_task_specs_are_the_shared_one():
+    shared = _tunnel_files.argument_spec()
+    # The task gets every option but files, as they are documented.
+    assert _tunnel_files.task_argument_spec() == {
+        name: option for name, option in shared.items() if name not in _tunnel_files.INTERNAL_OPTIONS
+    }
+    # The module gets every option, none required at the top: the action plugin passes only some of them.
+    module_spec = _tunnel_files.module_argument_spec()
+    assert module_spec == {
+        name: {key: value for key, value in option.items() if key != "required"} for name, option in shared.items()
+    }
+    assert module_spec["files"]["options"]["content"]["no_log"] is True
+
+
+def test_specs_are_fresh_copies():
+    _tunnel_files.argument_spec()["files"]["options"]["content"]["no_log"] = False
+    _tunnel_files.module_argument_spec()["template"]["type"] = "int"
+    _tunnel_files.task_argument_spec()["dest"]["required"] = False
+    assert _tunnel_files.argument_spec()["files"]["options"]["content"]["no_log"] is True
+    assert _tunnel_files.argument_spec()["template"]["type"] == "str"
+    assert _tunnel_files.argument_spec()["dest"]["required"] is True

@@ -32,6 +32,11 @@ if verb == "show":
 for name in names:
     if verb == "enable":
         units[name]["file"] = "enabled"
+    elif verb == "disable":
+        units[name]["file"] = "disabled"
+    elif verb == "stop":
+        units[name]["active"] = "inactive"
+        units[name]["sub"] = "dead"
     elif units[name].get("broken"):
         print(f"Job for {name} failed.", file=sys.stderr)
         sys.exit(1)
@@ -145,3 +150,25 @@ def test_a_unit_waiting_to_restart_is_started_not_counted_as_running(systemctl, 
     result = run_module(capsys, units=["a.service"])
     assert result["started_units"] == ["a.service"]
     assert calls()[-1] == "start -- a.service"
+
+
+def test_stopped_disables_and_stops_only_what_runs_or_is_enabled(systemctl, capsys):
+    set_units, calls = systemctl
+    set_units(
+        {
+            "a.service": {"active": "active", "file": "enabled"},
+            "b.service": {"active": "inactive", "sub": "dead", "file": "disabled"},
+        }
+    )
+    units = ["a.service", "b.service", "gone.service"]
+    result = run_module(capsys, units=units, state="stopped", enabled=False)
+    assert (result["changed"], result["disabled_units"], result["stopped_units"]) == (
+        True,
+        ["a.service"],
+        ["a.service"],
+    )
+    assert calls()[1:] == ["disable -- a.service", "stop -- a.service"]
+
+    again = run_module(capsys, units=units, state="stopped", enabled=False)
+    assert again["changed"] is False
+    assert [call.split()[0] for call in calls()[3:]] == ["show"]

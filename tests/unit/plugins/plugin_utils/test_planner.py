@@ -181,6 +181,24 @@ def test_plan_of_the_seed_layout():
                 "port": 1194,
                 "interface": "sixt0",
                 "routed_networks": ["2001:db8:abba:2000::/64"],
+                "managed": True,
+                "auth": "peer_fingerprint",
+                "dev_type": "tap",
+                "tun_mtu": 1280,
+                "proto": "udp",
+                "transport": "udp",
+                "gateway_proto": "udp6",
+                "laptop_proto": "udp",
+                "remotes": [],
+                "http_proxy": {},
+                "remote_ports": [],
+                "verify_traffic": True,
+                "export_dir": "",
+                "gateway_instance": "sixtunnel-laptop1",
+                "gateway_dir": "/etc/openvpn/server/sixtunnel-laptop1",
+                "gateway_config": "/etc/openvpn/server/sixtunnel-laptop1.conf",
+                "gateway_unit": "openvpn-server@sixtunnel-laptop1.service",
+                "gateway_laptop_dir": "/etc/openvpn/server/sixtunnel-laptop1/laptop",
             }
         ],
         "ledger": [
@@ -274,7 +292,7 @@ def test_plan_output_is_plain_json_data():
     plan = plan_tunnels(SITE, (laptop("laptop1", "3", routed_networks=("auto", "2001:db8:abba:3000::/56")),))
 
     def walk(value):
-        assert type(value) in (dict, list, str, int), value
+        assert type(value) in (dict, list, str, int, bool), value
         if type(value) is dict:
             for key, item in value.items():
                 assert type(key) is str
@@ -953,3 +971,58 @@ def test_property_tunnel_prefix_agrees_with_ipaddress(address, prefixlen, tunnel
         return
     expected = next(itertools.islice(pool.subnets(new_prefix=64), tunnel_id, None))
     assert tunnel_prefix(site.compressed, tunnel_id) == expected.compressed
+
+
+# --- a laptop's connection: auth, device, transport, MTU, remotes, proxy ------------------------
+
+
+def test_connection_fields_are_derived_once():
+    laptops = [
+        laptop("laptop1", 0, remotes=["a.example", {"host": "b.example", "port": "443"}]),
+        laptop("laptop2", 1, auth="static_key", dev_type="tun", proto="tcp6", tun_mtu="1400", managed="false"),
+        laptop("laptop3", 2, proto="tcp", http_proxy={"host": "proxy.example", "port": 3128}, export_dir="/x"),
+    ]
+    plan = plan_tunnels(SITE, laptops, gateway_remotes=["gw.example"], export_dir="/exports")
+    one, two, three = plan["tunnels"]
+    assert one["remotes"] == [{"host": "a.example", "port": 1194}, {"host": "b.example", "port": 443}]
+    assert one["remote_ports"] == [1194, 443]
+    assert (one["transport"], one["gateway_proto"], one["laptop_proto"]) == ("udp", "udp6", "udp")
+    assert (two["auth"], two["dev_type"], two["tun_mtu"], two["managed"]) == ("static_key", "tun", 1400, False)
+    assert (two["transport"], two["gateway_proto"], two["laptop_proto"]) == ("tcp", "tcp6-server", "tcp6-client")
+    assert two["remotes"] == [{"host": "gw.example", "port": 1195}]
+    assert three["http_proxy"] == {"host": "proxy.example", "port": 3128}
+    assert three["remote_ports"] == [3128]
+    assert (one["export_dir"], three["export_dir"]) == ("/exports", "/x")
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"auth": "psk"}, "laptop 'laptop1': auth 'psk' is not one of 'peer_fingerprint', 'static_key'"),
+        ({"dev_type": "bridge"}, "laptop 'laptop1': dev_type 'bridge' is not one of 'tap', 'tun'"),
+        ({"proto": "sctp"}, "laptop 'laptop1': proto 'sctp' is not one of 'udp', 'udp6', 'tcp', 'tcp6'"),
+        ({"managed": "maybe"}, "laptop 'laptop1': managed 'maybe' is not true or false"),
+        ({"verify_traffic": 2}, "laptop 'laptop1': verify_traffic 2 is not true or false"),
+        ({"tun_mtu": 1279}, "laptop 'laptop1': tun_mtu 1279 is not an integer in 1280..1500"),
+        ({"tun_mtu": "big"}, "laptop 'laptop1': tun_mtu 'big' is not an integer in 1280..1500"),
+        ({"remotes": []}, "laptop 'laptop1': remotes [] must be a non-empty list"),
+        ({"remotes": "gw"}, "laptop 'laptop1': remotes 'gw' must be a non-empty list"),
+        ({"remotes": [{"port": 1}]}, "laptop 'laptop1': remote {'port': 1} has no host name or address"),
+        ({"remotes": [{"host": "gw", "port": 0}]}, "laptop 'laptop1': remote 'gw' port 0 is not a port (1..65535)"),
+        ({"http_proxy": "proxy"}, "laptop 'laptop1': http_proxy 'proxy' must be {host, port}"),
+        ({"http_proxy": {"port": 3128}, "proto": "tcp"}, "laptop 'laptop1': http_proxy {'port': 3128} must be"),
+        ({"http_proxy": {"host": "p", "port": 3128}}, "http_proxy 'p' needs proto tcp or tcp6"),
+        ({"http_proxy": {"host": "p", "port": "x"}, "proto": "tcp"}, "http_proxy port 'x' is not a port"),
+        ({"export_dir": 5}, "laptop 'laptop1': export_dir 5 is not a path"),
+    ],
+)
+def test_connection_refusals(settings, message):
+    with pytest.raises(TunnelPlanError, match=re.escape(message)):
+        plan_tunnels(SITE, [laptop("laptop1", 0, **settings)], gateway_remotes=["gw"])
+
+
+def test_empty_gateway_remotes_are_refused_for_the_laptops_that_rely_on_them():
+    with pytest.raises(TunnelPlanError, match=re.escape("laptop 'laptop2' (no remotes of its own, so the gateway's")):
+        plan_tunnels(SITE, [laptop("laptop1", 0, remotes=["gw"]), laptop("laptop2", 1)], gateway_remotes=[])
+    plan = plan_tunnels(SITE, [laptop("laptop1", 0, remotes=["gw"])], gateway_remotes=[])
+    assert plan["tunnels"][0]["remotes"] == [{"host": "gw", "port": 1194}]
