@@ -9,7 +9,7 @@ COLLECTION := $(CURDIR)/collections/ansible_collections/sixtunnel/openvpn
 PYTHON ?= python3
 # Every scenario, one after another on one image (docs/guarantees.md says what each proves).
 # One alone: `make molecule MOLECULE_SCENARIOS=NAME`.
-MOLECULE_SCENARIOS ?= default export transports firewall routed lifecycle faults bad_inventory secrets real_networks
+MOLECULE_SCENARIOS ?= default export transports firewall routed lifecycle faults bad_inventory secrets install real_networks
 
 export PATH := $(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
@@ -22,7 +22,7 @@ ifneq ($(CONTAINERS_CONF_FILE),)
 export CONTAINERS_CONF := $(CONTAINERS_CONF_FILE)
 endif
 
-COLLECTION_SOURCES := galaxy.yml README.md CHANGELOG.md $(shell find meta plugins roles playbooks docs -type f -not -path '*/__pycache__/*')
+COLLECTION_SOURCES := galaxy.yml README.md CHANGELOG.md LICENSE requirements.txt $(shell find meta plugins roles playbooks docs LICENSES changelogs -type f -not -path '*/__pycache__/*')
 
 .PHONY: help
 help:
@@ -30,6 +30,7 @@ help:
 	@echo "make lab-clean  remove the lab's containers and network"
 	@echo "make test       lint, unit tests, docs check and the Molecule scenarios ($(MOLECULE_SCENARIOS))"
 	@echo "make bench      benchmarks (not part of make test)"
+	@echo "make changelog  regenerate CHANGELOG.md from changelogs/ (antsibull-changelog; make lint checks it)"
 
 $(CACHE)/host.stamp: tests/podman/host-setup.sh
 	tests/podman/host-setup.sh
@@ -58,20 +59,81 @@ image: $(CACHE)/host.stamp
 	tests/podman/build-image.sh $(CACHE) openvpn27 > $(CACHE)/image27-name
 
 .PHONY: lint
-lint: collection
+lint: collection sanity
 	yamllint --strict .
 	ansible-lint
 	ruff check .
 	ruff format --check .
+	antsibull-changelog lint
+	antsibull-changelog lint-changelog-yaml changelogs/changelog.yaml
+	$(render_changelog)
+	git diff --no-index --exit-code CHANGELOG.md $(CHANGELOG_WORK)/CHANGELOG.md || { echo 'CHANGELOG.md is out of date: make changelog'; exit 1; }
+
+# CHANGELOG.md is generated from changelogs/ (changelogs/config.yaml says how): antsibull-changelog renders it in a
+# scratch copy, where the fragments not released yet become the version in galaxy.yml, marked "(unreleased)".
+# The copy is inside the git checkout but untracked: antsibull-changelog must read its plugins as files (vcs: none).
+CHANGELOG_WORK := $(CACHE)/changelog
+define render_changelog
+rm -rf $(CHANGELOG_WORK) && mkdir -p $(CHANGELOG_WORK)
+cp -r galaxy.yml changelogs meta plugins roles playbooks $(CHANGELOG_WORK)/
+sed -i 's/^vcs: .*/vcs: none/' $(CHANGELOG_WORK)/changelogs/config.yaml
+cd $(CHANGELOG_WORK) && if compgen -G 'changelogs/fragments/*.yml' >/dev/null; then \
+  version=$$(sed -n 's/^version: *//p' galaxy.yml); \
+  if grep -qxF "  $$version:" changelogs/changelog.yaml; then \
+    echo "changelogs/fragments: galaxy.yml's version $$version is released already; raise it"; exit 1; \
+  fi; \
+  antsibull-changelog release && sed -i '0,/^## v/s/^## v.*/& (unreleased)/' CHANGELOG.md; \
+else \
+  antsibull-changelog generate; \
+fi
+endef
+
+.PHONY: changelog
+changelog: $(VENV)/.stamp
+	$(render_changelog)
+	cp $(CHANGELOG_WORK)/CHANGELOG.md CHANGELOG.md
 
 .PHONY: unit
 unit: collection
 	pytest tests/unit
 
+# ansible-test needs the collection at a path ending in ansible_collections/sixtunnel/openvpn: it runs in a fresh
+# copy of the files git knows (tracked, less those deleted, and untracked but not ignored). The copy is inside this
+# checkout, but git ignores .cache, so ansible-test is told where its content root is; finding this checkout's .git
+# above it, it would ask git for the copy's files and get none.
+define ansible_test_copy
+rm -rf $(1) && mkdir -p $(1)
+git ls-files -z --cached --others --exclude-standard | grep -zvxFf <(git -c core.quotePath=off ls-files --deleted) \
+  | tar --null -T - -cf - | tar -C $(1) -xf -
+endef
+SANITY := $(CACHE)/sanity/ansible_collections/sixtunnel/openvpn
+ANSIBLE_TEST_UNITS := $(CACHE)/units/ansible_collections/sixtunnel/openvpn
+
+# ansible-test sanity installs each test's tools (pylint, yamllint, voluptuous, ...), pinned by ansible-test, into a
+# virtualenv of its own under ~/.ansible/test/venv, made once. It makes them without pip and downloads pip's
+# bootstrap script from ci-files.testing.ansible.com, which is not reachable here, unless its cache holds one:
+# tests/sanity/get_pip.py stands in (pip 24.2 is the version ansible-core 2.19's ansible-test asks for).
+ANSIBLE_TEST_GET_PIP := $(HOME)/.ansible/test/cache/get_pip_24_2.py
+$(ANSIBLE_TEST_GET_PIP): tests/sanity/get_pip.py
+	install -D -m 0644 $< $@
+
+# Every sanity test of ansible-core 2.19; exceptions, each with its reason, in tests/sanity/ignore-2.19.txt.
+.PHONY: sanity
+sanity: $(VENV)/.stamp $(ANSIBLE_TEST_GET_PIP)
+	$(call ansible_test_copy,$(SANITY))
+	cd $(SANITY) && ANSIBLE_TEST_CONTENT_ROOT=$(SANITY) ansible-test sanity --python 3.11 --color no
+
+# The unit tests as ansible-test runs them (each test forked, the modules' tests with only module_utils of Ansible);
+# `make unit` runs the same tests with plain pytest from the checkout.
+.PHONY: ansible-test-units
+ansible-test-units: $(VENV)/.stamp
+	$(call ansible_test_copy,$(ANSIBLE_TEST_UNITS))
+	cd $(ANSIBLE_TEST_UNITS) && ANSIBLE_TEST_CONTENT_ROOT=$(ANSIBLE_TEST_UNITS) ansible-test units --python 3.11 --color no
+
 # The filters' and module's docs print from the installed collection.
 .PHONY: docs-check
 docs-check: collection
-	for plugin in filter:tunnel_prefix filter:tunnel_plan module:tunnel_keys module:tunnel_files module:tunnel_units module:tunnel_preflight module:tunnel_ready module:ipv6_forwarding; do \
+	for plugin in filter:tunnel_prefix filter:tunnel_plan module:tunnel_keys module:tunnel_keys_info module:tunnel_files module:tunnel_files_write module:tunnel_units module:tunnel_preflight module:tunnel_ready module:ipv6_forwarding; do \
 	  ansible-doc -t $${plugin%%:*} sixtunnel.openvpn.$${plugin#*:} | grep -q EXAMPLES || { echo "no docs for $$plugin"; exit 1; }; \
 	done
 
@@ -83,7 +145,7 @@ molecule: collection image
 	done
 
 .PHONY: test
-test: lint unit docs-check molecule
+test: lint unit ansible-test-units docs-check molecule
 
 .PHONY: lab
 lab: collection image

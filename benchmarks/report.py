@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 # Copyright (c) 2026, sixtunnel.openvpn contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -113,7 +113,7 @@ def crypto_lines(dataplane: dict, profiles: dict, goal_met: bool) -> list[str]:
             f"{default_crypto:.1f} of the default's {default_cpu:.1f}. The rest is work on every packet outside the "
             "cipher: reading the tap device, the UDP socket's send and receive, copies, setting up the cipher for the "
             "packet and OpenVPN's own processing, in one thread per instance. Each OpenVPN end is bound by the CPU "
-            "it gets (the ‘busy’ column), so moving 2× the seed's Mbit/s at no more CPU per GB needs at most half "
+            "it gets (the 'busy' column), so moving 2× the seed's Mbit/s at no more CPU per GB needs at most half "
             f"the seed's CPU per GB: {seed_cpu / 2:.1f} s/GB. Without any cipher at all the default would still "
             f"spend {default_cpu - default_crypto:.1f}. Larger packets: "
             + ", ".join(
@@ -163,7 +163,7 @@ def dataplane_table(profiles: dict[str, dict], settings: dict) -> list[str]:
             "laptop end), read from `/proc/PID/stat` before and after each TCP run, per GB received. "
             f"UDP: iperf3 offering {settings['udp_rate']}bit/s for {settings['udp_seconds']} s, 1200-byte datagrams (where "
             "the offer exceeds what a tunnel carries, its loss measures that shortfall). "
-            "RTT: ping6, 20 pings 50 ms apart, mean. ‘Busy’ is the share of one core the busier end used during the TCP run."
+            "RTT: ping6, 20 pings 50 ms apart, mean. 'Busy' is the share of one core the busier end used during the TCP run."
         ),
         "",
         "| profile | TCP Mbit/s | × raw | × seed | CPU s/GB | CPU × seed | busy: gateway / laptop | UDP loss % | jitter ms | RTT ms |",

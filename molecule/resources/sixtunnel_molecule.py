@@ -1,10 +1,11 @@
 """Helpers of every scenario's testinfra verifier: the inventory, the plan it implies, the containers, traffic.
 
-Each scenario's tests/conftest.py puts this directory on sys.path. Playbooks run as the admin runs them, with
-ansible-playbook, against Molecule's inventory and the installed collection: over SSH to the account netadmin,
-which becomes root with sudo (ssh_access.yml). The tests themselves look into the containers from outside, with
-`podman exec` as root (testinfra's podman backend): several of them cut a container's network, move it to another
-network or restart it, after which its SSH address is gone or new; the verifier's view must not depend on that.
+The verifier's env (.config/molecule/config.yml) puts this directory on PYTHONPATH; the fixtures built on these
+helpers are in sixtunnel_fixtures.py. Playbooks run as the admin runs them, with ansible-playbook, against
+Molecule's inventory and the installed collection: over SSH to the account netadmin, which becomes root with sudo
+(ssh_access.yml). The tests themselves look into the containers from outside, with `podman exec` as root
+(testinfra's podman backend): several of them cut a container's network, move it to another network or restart it,
+after which its SSH address is gone or new; the verifier's view must not depend on that.
 """
 
 import base64
@@ -32,7 +33,7 @@ SITE_ADDRESS = "2001:db8:abba::1"  # on the gateway's loopback, beyond the tunne
 SERVER_UNIT = "openvpn-server@sixtunnel-{}.service"
 CLIENT_UNIT = "openvpn-client@sixtunnel.service"
 INVENTORY_DIR = Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent
-EXPORT_DIR = INVENTORY_DIR / "exports"  # the default sixtunnel_export_dir, beside the inventory
+EXPORT_DIR = INVENTORY_DIR / ".sixtunnel" / "exports"  # the default sixtunnel_export_dir, beside the inventory
 PEM_CERTIFICATE = re.compile(r"-----BEGIN CERTIFICATE-----(.+?)-----END CERTIFICATE-----", re.DOTALL)
 
 _containers = {}
@@ -63,7 +64,6 @@ def ssh_variables(name):
 
 def whole_inventory():
     """Molecule's inventory directory, which may also hold laptops Ansible does not manage (export, transports)."""
-    os.environ.setdefault("ANSIBLE_INVENTORY_IGNORE_REGEX", "^exports$")  # profiles, not inventory
     return testinfra.utils.ansible_runner.AnsibleRunner(str(INVENTORY_DIR))
 
 
@@ -105,7 +105,7 @@ def address_facing(host, peer, family):
 
 def ping6(host, address, attempts=20, options=""):
     """Ping until one answer comes back; a fresh tunnel may still be finishing its handshake."""
-    for _ in range(attempts):
+    for _attempt in range(attempts):
         if host.run(f"ping -6 -c 1 -W 1 {options} {address}").rc == 0:
             return True
         time.sleep(1)
@@ -119,6 +119,21 @@ def seconds_until_ping6(host, address, since, timeout):
             return round(time.monotonic() - since, 1)
         time.sleep(0.5)
     return None
+
+
+def wait_booted(host, timeout=120):
+    """Wait until systemd in a (re)started container has finished booting; the boot's state, or "" on timeout.
+
+    Right after `podman restart` systemd's bus may not be up yet: `systemctl is-system-running --wait` then fails at
+    once ("Failed to connect to bus") instead of waiting, so ask again until it answers.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = host.run("systemctl is-system-running --wait").stdout.strip()
+        if state in ("running", "degraded"):
+            return state
+        time.sleep(0.5)
+    return ""
 
 
 def main_pid(host, unit):
@@ -201,7 +216,7 @@ def start_ping(host, address, interval=0.2):
         f"nohup sh -c 'echo $$ > {PING_PID}; exec ping -6 -n -i {interval} {address} > {PING_LOG} 2>&1'"
         " > /dev/null 2>&1 &"
     )
-    for _ in range(20):
+    for _attempt in range(20):
         if host.file(PING_PID).exists and host.file(PING_LOG).contains("bytes from"):
             return
         time.sleep(0.5)
@@ -211,7 +226,7 @@ def start_ping(host, address, interval=0.2):
 def stop_ping(host):
     """Stop the background ping6 and return (transmitted, received)."""
     host.check_output(f"kill -INT $(cat {PING_PID})")
-    for _ in range(20):
+    for _attempt in range(20):
         match = re.search(r"(\d+) packets transmitted, (\d+) received", host.file(PING_LOG).content_string)
         if match:
             return int(match.group(1)), int(match.group(2))

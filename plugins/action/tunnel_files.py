@@ -2,7 +2,10 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""Controller side of sixtunnel.openvpn.tunnel_files: render every entry, then one module call writes them all."""
+"""sixtunnel.openvpn.tunnel_files: render every entry, then one call of the module tunnel_files_write writes them all.
+
+The module tunnel_files holds only the documentation, as ansible.builtin.template's does.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
 from ansible_collections.sixtunnel.openvpn.plugins.module_utils._tunnel_files import task_argument_spec
 
-# The options a task may set; the module's DOCUMENTATION lists the same ones (and the internal files).
+# The options a task may set; the module tunnel_files' DOCUMENTATION lists the same ones.
 ARGUMENT_SPEC = task_argument_spec()
 
 
@@ -62,7 +65,7 @@ class ActionModule(ActionBase):
         module_args["files"] = files
         result.update(
             self._execute_module(
-                module_name="sixtunnel.openvpn.tunnel_files", module_args=module_args, task_vars=task_vars
+                module_name="sixtunnel.openvpn.tunnel_files_write", module_args=module_args, task_vars=task_vars
             )
         )
         before = result.pop("before", {})

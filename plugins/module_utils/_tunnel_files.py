@@ -2,55 +2,49 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""The options of tunnel_files, shared by its action plugin and its module (private, may change).
+"""The options of tunnel_files and of tunnel_files_write, its writing half on the host (private, may change).
 
-It lives in module_utils because that is the one place both halves can import it from: Ansible ships
-module_utils with the module to the managed host, while plugin_utils stays on the controller. The module's
-DOCUMENTATION lists exactly argument_spec(); a unit test compares the two.
+tunnel_files is an action plugin with a documentation-only module, as ansible.builtin.template is: the action
+plugin renders on the controller and calls the module tunnel_files_write once to write every file. Each module's
+DOCUMENTATION lists exactly its spec here; unit tests compare them. The specs live in module_utils because that is
+the one place both halves can import them from: Ansible ships module_utils with the module to the managed host,
+while plugin_utils stays on the controller.
 """
 
 from __future__ import annotations
 
-# Set by the action plugin, never by a task.
-INTERNAL_OPTIONS = frozenset({"files"})
+
+def _file_attributes() -> dict[str, dict]:
+    """Owner, group and mode of the written files: set in the task, passed on to the writing module as they are."""
+    return {
+        "owner": {"type": "str"},
+        "group": {"type": "str"},
+        "mode": {"type": "raw"},
+    }
 
 
-def argument_spec() -> dict[str, dict]:
-    """Every option, as the module's DOCUMENTATION lists it; a new copy on each call, so callers may change it."""
+def task_argument_spec() -> dict[str, dict]:
+    """What a tunnel_files task may set, checked by the action plugin; a new copy each call (callers may change it)."""
     return {
         "template": {"type": "str", "required": True},
         "items": {"type": "list", "elements": "dict", "required": True},
         "loop_var": {"type": "str", "default": "item"},
         "dest": {"type": "str", "required": True},
-        "owner": {"type": "str"},
-        "group": {"type": "str"},
-        "mode": {"type": "raw"},
+        **_file_attributes(),
+    }
+
+
+def write_argument_spec() -> dict[str, dict]:
+    """What tunnel_files_write accepts: the rendered files, the task's owner, group and mode; a new copy each call."""
+    return {
+        **_file_attributes(),
         "files": {
             "type": "list",
             "elements": "dict",
+            "required": True,
             "options": {
                 "dest": {"type": "path", "required": True},
                 "content": {"type": "str", "required": True, "no_log": True},
             },
         },
     }
-
-
-def task_argument_spec() -> dict[str, dict]:
-    """What a task may set, checked by the action plugin on the controller: every option but the internal ones."""
-    spec = argument_spec()
-    for name in INTERNAL_OPTIONS:
-        del spec[name]
-    return spec
-
-
-def module_argument_spec() -> dict[str, dict]:
-    """What the module accepts: every option, none of the top-level ones required.
-
-    The action plugin has checked the task's options and passes the module only owner, group, mode and files.
-    The module still knows the others, so a bare module call gets its own message rather than "unsupported".
-    """
-    spec = argument_spec()
-    for option in spec.values():
-        option.pop("required", None)
-    return spec

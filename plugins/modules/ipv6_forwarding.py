@@ -34,13 +34,14 @@ options:
     type: path
     default: /proc/sys/net/ipv6/conf
 author:
-  - sixtunnel.openvpn contributors
+  - sixtunnel.openvpn contributors (@sixtunnel)
 notes:
   - Supports check mode and diff mode.
   - A read-only C(/proc/sys) (containers) is only a failure where a value must change; the message says what
     to set at the container's start.
 seealso:
   - name: Linux ip-sysctl documentation (accept_ra, forwarding)
+    description: The kernel's description of the IPv6 forwarding and accept_ra settings this module sets.
     link: https://docs.kernel.org/networking/ip-sysctl.html
 """
 

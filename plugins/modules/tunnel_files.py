@@ -1,4 +1,3 @@
-#!/usr/bin/python
 # Copyright (c) 2026, sixtunnel.openvpn contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -48,26 +47,15 @@ options:
   mode:
     description: Mode of the files, as for M(ansible.builtin.file); quote it (C("0640")).
     type: raw
-  files:
-    description: Internal, set by the action plugin from the options above; a task cannot set it.
-    type: list
-    elements: dict
-    suboptions:
-      dest:
-        description: Path of the file.
-        type: path
-        required: true
-      content:
-        description: What the file should hold.
-        type: str
-        required: true
 author:
-  - sixtunnel.openvpn contributors
+  - sixtunnel.openvpn contributors (@sixtunnel)
 notes:
-  - Runs through an action plugin of the same name, which renders on the controller; the module only writes.
+  - Like M(ansible.builtin.template), an action plugin does the work. It renders on the controller, then calls the
+    module M(sixtunnel.openvpn.tunnel_files_write) once to write the files.
   - Supports check mode and diff mode.
 seealso:
   - module: ansible.builtin.template
+  - module: sixtunnel.openvpn.tunnel_files_write
 """
 
 EXAMPLES = r"""
@@ -99,85 +87,3 @@ changed_files:
   type: list
   elements: str
 """
-
-import base64
-import os
-import tempfile
-
-from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.sixtunnel.openvpn.plugins.module_utils._tunnel_files import module_argument_spec
-
-# Larger files are not put in a diff.
-DIFF_MAX_BYTES = 64 * 1024
-
-
-def read_current(path: str) -> bytes | None:
-    try:
-        with open(path, "rb") as handle:
-            return handle.read()
-    except FileNotFoundError:
-        return None
-
-
-def write_replacing(path: str, content: bytes) -> None:
-    """Write to a 0600 temporary file beside path, then rename it over path."""
-    directory, name = os.path.split(path)
-    handle, temporary = tempfile.mkstemp(prefix=f".{name}.", dir=directory)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(content)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
-
-
-def main() -> None:
-    module = AnsibleModule(argument_spec=module_argument_spec(), supports_check_mode=True)
-    files = module.params["files"]
-    if files is None:
-        module.fail_json(msg="tunnel_files renders on the controller: run it as a task, not as a bare module")
-
-    changed_files = []
-    before = {}
-    for entry in files:
-        path = entry["dest"]
-        directory = os.path.dirname(path)
-        if not os.path.isdir(directory):
-            # In check mode an earlier task would have made it (the tunnel's key directory).
-            if module.check_mode:
-                changed_files.append(path)
-                continue
-            module.fail_json(msg=f"{path}: directory {directory} does not exist")
-        content = entry["content"].encode("utf-8")
-        current = read_current(path)
-        changed = current != content
-        if changed and not module.check_mode:
-            try:
-                write_replacing(path, content)
-            except OSError as exc:
-                module.fail_json(msg=f"{path}: cannot write: {exc}")
-        if os.path.exists(path):
-            file_args = module.load_file_common_arguments(
-                {
-                    "path": path,
-                    "owner": module.params["owner"],
-                    "group": module.params["group"],
-                    "mode": module.params["mode"],
-                }
-            )
-            changed = module.set_fs_attributes_if_different(file_args, changed)
-        if changed:
-            changed_files.append(path)
-            if module._diff and (current is None or len(current) <= DIFF_MAX_BYTES):
-                # base64: Ansible masks the no_log content wherever it appears in the result, even inside
-                # an old version that merely contains it.
-                before[path] = base64.b64encode(current or b"").decode("ascii")
-    module.exit_json(changed=bool(changed_files), changed_files=changed_files, before=before)
-
-
-if __name__ == "__main__":
-    main()

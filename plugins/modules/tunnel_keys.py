@@ -35,11 +35,14 @@ options:
     type: int
     default: 3650
 author:
-  - sixtunnel.openvpn contributors
+  - sixtunnel.openvpn contributors (@sixtunnel)
 notes:
   - Supports check mode; it then reports what it would make and returns the fingerprints of what exists.
 requirements:
   - openssl (O(kind=certificate)) or openvpn (O(kind=static_key)) on the managed host.
+seealso:
+  - module: sixtunnel.openvpn.tunnel_keys_info
+    description: Reads the fingerprints only, without making anything.
 """
 
 EXAMPLES = r"""
@@ -68,23 +71,12 @@ created:
   elements: str
 """
 
-import base64
-import hashlib
 import os
-import re
 
 from ansible.module_utils.basic import AnsibleModule
 
-PEM_CERTIFICATE = re.compile(r"-----BEGIN CERTIFICATE-----(.+?)-----END CERTIFICATE-----", re.DOTALL)
-
-
-def certificate_fingerprint(cert_path: str) -> str:
-    with open(cert_path, encoding="ascii") as handle:
-        match = PEM_CERTIFICATE.search(handle.read())
-    if not match:
-        raise ValueError(f"{cert_path} holds no PEM certificate")
-    digest = hashlib.sha256(base64.b64decode("".join(match.group(1).split()))).hexdigest().upper()
-    return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
+# Shared with tunnel_keys_info, so both return one fingerprint format; still importable from here.
+from ansible_collections.sixtunnel.openvpn.plugins.module_utils._tunnel_keys import CERTIFICATE, certificate_fingerprint
 
 
 def run_private(module: AnsibleModule, argv: list[str]) -> None:
@@ -100,7 +92,7 @@ def run_private(module: AnsibleModule, argv: list[str]) -> None:
 
 def make_certificate(module: AnsibleModule, directory: str, days: int) -> None:
     key_path = os.path.join(directory, "key.pem")
-    cert_path = os.path.join(directory, "cert.pem")
+    cert_path = os.path.join(directory, CERTIFICATE)
     openssl = module.get_bin_path("openssl", required=True)
     subject = "/CN=" + os.path.basename(directory.rstrip("/"))
     request = [openssl, "req", "-x509", "-sha256", "-days", str(days), "-subj", subject, "-out", cert_path + ".tmp"]
@@ -122,7 +114,7 @@ def make_static_key(module: AnsibleModule, directory: str) -> None:
 
 
 def is_complete(directory: str, kind: str) -> bool:
-    wanted = ["key.pem", "cert.pem"] if kind == "certificate" else ["static.key"]
+    wanted = ["key.pem", CERTIFICATE] if kind == "certificate" else ["static.key"]
     return all(os.path.isfile(os.path.join(directory, name)) for name in wanted)
 
 
@@ -149,7 +141,7 @@ def main() -> None:
             else:
                 make_static_key(module, directory)
         if kind == "certificate":
-            fingerprints[directory] = certificate_fingerprint(os.path.join(directory, "cert.pem"))
+            fingerprints[directory] = certificate_fingerprint(os.path.join(directory, CERTIFICATE))
     module.exit_json(changed=bool(created), created=created, fingerprints=fingerprints)
 
 

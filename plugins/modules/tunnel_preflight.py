@@ -38,7 +38,7 @@ options:
     type: path
     default: /proc/sys/net/ipv6/conf
 author:
-  - sixtunnel.openvpn contributors
+  - sixtunnel.openvpn contributors (@sixtunnel)
 notes:
   - Supports check mode; it changes nothing in any mode.
 requirements:

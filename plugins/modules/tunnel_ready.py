@@ -72,7 +72,7 @@ options:
     type: int
     default: 12
 author:
-  - sixtunnel.openvpn contributors
+  - sixtunnel.openvpn contributors (@sixtunnel)
 notes:
   - Supports check mode; it only reads, and in check mode does not wait or ping.
 requirements:

@@ -36,7 +36,7 @@ options:
     type: bool
     default: true
 author:
-  - sixtunnel.openvpn contributors
+  - sixtunnel.openvpn contributors (@sixtunnel)
 notes:
   - Supports check mode; it then reports what it would do.
 requirements:
@@ -92,7 +92,7 @@ def parse_show(output: str) -> list[dict[str, str]]:
     for block in output.strip("\n").split("\n\n"):
         properties = {}
         for line in block.splitlines():
-            key, _, value = line.partition("=")
+            key, _sep, value = line.partition("=")
             properties[key] = value
         blocks.append(properties)
     return blocks

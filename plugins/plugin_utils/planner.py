@@ -37,7 +37,6 @@ MAX_HOST = 2**HOST_BITS - 1
 # The site prefix is split into 16 equal parts (4 more prefix bits), as in the manual
 # procedure: part 1 (2001:db8:abba:1000::/52) holds tunnels, part 2 routed networks.
 POOL_PART_BITS = 4
-POOL_PARTS = 2**POOL_PART_BITS
 TUNNEL_POOL_PART = 1
 ROUTED_POOL_PART = 2
 # Longest site prefix whose 16 parts are still /64 or shorter.
@@ -59,7 +58,6 @@ DEV_TYPES = ("tap", "tun")
 PROTOS = ("udp", "udp6", "tcp", "tcp6")
 # 1280 is IPv6's minimum link MTU; 1500 the Ethernet path the outer packets must fit in.
 MIN_TUN_MTU, MAX_TUN_MTU, DEFAULT_TUN_MTU = 1280, 1500, 1280
-DEFAULT_EXPORT_SUBDIR = "exports"
 # The distribution's openvpn-server@ unit reads only this directory (Debian and RHEL alike).
 GATEWAY_CONFIG_DIR = "/etc/openvpn/server"
 GATEWAY_INSTANCE_PREFIX = "sixtunnel-"
@@ -214,27 +212,11 @@ def _interface_problem(interface: str) -> str | None:
     return None
 
 
-# --- public single-prefix helpers ------------------------------------------------------------
-
-
-def default_pool(site_prefix: str, part: int) -> str:
-    """Part number ``part`` (0..15) of the site prefix split into 16 equal parts.
-
-    Part 1 is the default tunnel pool, part 2 the default routed pool.
-    """
-    caller = "default_pool"
-    _require_netaddr(caller)
-    site = _parse_site_prefix(site_prefix, caller)
-    part_number = _as_int(part)
-    if part_number is None:
-        raise TunnelPlanError(f"{caller}: part {_show(part)} is not an integer")
-    if not 0 <= part_number < POOL_PARTS:
-        raise TunnelPlanError(f"{caller}: part {part_number} is outside 0..{POOL_PARTS - 1}")
-    return _format_net(*_default_pool(site, part_number, caller, "choose the pools explicitly"))
+# --- public single-prefix helper -------------------------------------------------------------
 
 
 def tunnel_prefix(site_prefix: str, tunnel_id: int | str, pool: str | None = None) -> str:
-    """The ``tunnel_id``-th /64 of ``pool`` (default: part 1 of the site prefix, see default_pool)."""
+    """The ``tunnel_id``-th /64 of ``pool`` (default: part 1 of the site prefix split into 16 equal parts)."""
     caller = "tunnel_prefix"
     _require_netaddr(caller)
     site = _parse_site_prefix(site_prefix, caller)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages the lab and the Molecule tests need, only those missing.
+# Installs the Debian 12 packages the lab and the tests need, only those missing: podman and debootstrap for the
+# lab and Molecule, python3-venv for the virtualenvs, shellcheck for ansible-test sanity (make lint).
 set -euo pipefail
-packages=(podman runc netavark aardvark-dns iptables debootstrap python3-venv uidmap)
+packages=(podman runc netavark aardvark-dns iptables debootstrap python3-venv uidmap shellcheck)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")

@@ -37,14 +37,14 @@ case ${1:-} in
     lab_ssh "$gateway" sudo ip -6 addr replace "$site_address/128" dev lo
     ansible-playbook -i inventories/lab playbooks/site.yml
     echo
-    echo "== Tunnels (ledger: inventories/lab/sixtunnel-ledger.yml)"
+    echo "== Tunnels (ledger: inventories/lab/.sixtunnel/ledger.yml)"
     for laptop in "${laptops[@]}"; do
       interface=$(lab_ssh "$laptop" sudo sed -n "'s/^dev //p'" /etc/openvpn/client/sixtunnel.conf)
       gateway_end=$(lab_ssh "$laptop" ip -6 route show table all 2000::/3 | sed -n 's/.*via \([^ ]*\).*/\1/p')
       echo "== $laptop ($interface)"
       show ssh -F "$ssh_dir/ssh_config" "$laptop" ip -6 -brief addr show dev "$interface"
       show ssh -F "$ssh_dir/ssh_config" "$laptop" ip -6 route show table all 2000::/3
-      for attempt in $(seq 20); do
+      for _ in $(seq 20); do
         lab_ssh "$laptop" sudo ping -6 -c 1 -W 1 "$gateway_end" >/dev/null 2>&1 && break
         sleep 1
       done
@@ -60,7 +60,7 @@ case ${1:-} in
   down)
     podman rm -f -t 2 "$gateway" "${laptops[@]}" >/dev/null 2>&1 || true
     podman network rm "$network" >/dev/null 2>&1 || true
-    rm -f inventories/lab/sixtunnel-ledger.yml
+    rm -rf inventories/lab/.sixtunnel inventories/lab/sixtunnel-ledger.yml
     rm -rf "$ssh_dir"
     ;;
   *)

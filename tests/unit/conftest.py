@@ -6,7 +6,9 @@
 
 Plugins import each other by their collection path, so the tests need a directory tree
 ``ansible_collections/sixtunnel/openvpn`` on sys.path. A symlink to the checkout under
-``.cache/import-root`` gives that without copying, and keeps edits visible at once.
+``.cache/import-root`` gives that without copying, and keeps edits visible at once. A checkout that
+already sits at such a path needs none: ``ansible-test units`` runs in one (make ansible-test-units)
+and puts its collection loader in place itself.
 """
 
 from __future__ import annotations
@@ -36,9 +38,10 @@ def _link_checkout() -> None:
         pass
 
 
-_link_checkout()
-if str(IMPORT_ROOT) not in sys.path:
-    sys.path.insert(0, str(IMPORT_ROOT))
+if REPO_ROOT.parts[-3:] != ("ansible_collections", "sixtunnel", "openvpn"):
+    _link_checkout()
+    if str(IMPORT_ROOT) not in sys.path:
+        sys.path.insert(0, str(IMPORT_ROOT))
 
 # No example database in the checkout; no deadline, as the first call pays for imports.
 # CI runs are derandomized so that they are reproducible.

@@ -1,21 +1,14 @@
-"""Fixtures of the bad_inventory scenario: the containers, the cases, the mark of the time before the first case."""
-
-import sys
-from pathlib import Path
+"""Fixtures of the bad_inventory scenario: the containers, the mark of the time before the first case."""
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "resources"))
-
-from sixtunnel_molecule import container, molecule_inventory
+from sixtunnel_molecule import container
 
 MARK = "/tmp/sixtunnel-bad-inventory.mark"
 
 
 @pytest.fixture(scope="session")
-def names():
+def names(inventory):
     """Role in the cases (gateway, laptop1, laptop2) -> container name."""
-    inventory = molecule_inventory()
     (gateway,) = inventory.get_hosts("sixtunnel_gateways")
     laptop1, laptop2 = sorted(inventory.get_hosts("sixtunnel_laptops"))
     return {"gateway": gateway, "laptop1": laptop1, "laptop2": laptop2}

@@ -1,23 +1,13 @@
-"""Fixtures of the export scenario: the whole inventory (with the unmanaged laptops), its plan, the containers."""
-
-import sys
-from pathlib import Path
+"""Fixtures of the export scenario: the whole inventory (with the unmanaged laptops), those laptops, the bare client."""
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "resources"))
-
-from sixtunnel_molecule import container, plan_of, whole_inventory
+from sixtunnel_molecule import container, whole_inventory
 
 
 @pytest.fixture(scope="session")
 def inventory():
+    """The inventory directory: the unmanaged laptops are in its hosts file, not in Molecule's inventory file."""
     return whole_inventory()
-
-
-@pytest.fixture(scope="session")
-def plan(inventory):
-    return plan_of(inventory)
 
 
 @pytest.fixture(scope="session")
@@ -25,11 +15,6 @@ def unmanaged(inventory):
     """Name to inventory variables of each laptop that Ansible does not manage."""
     laptops = {name: inventory.get_variables(name) for name in inventory.get_hosts("sixtunnel_laptops")}
     return {name: variables for name, variables in laptops.items() if variables.get("sixtunnel_managed") is False}
-
-
-@pytest.fixture(scope="session")
-def gateway(inventory):
-    return container(inventory.get_hosts("sixtunnel_gateways")[0])
 
 
 @pytest.fixture(scope="session")

@@ -144,7 +144,7 @@ def test_a_user_without_root_on_the_controller_runs_the_site_and_exports(unmanag
         output = result.stdout + result.stderr
         assert result.returncode == 0, output[-5000:]
         assert recap(output)[gateway_name]["changed"] == 0, output[-3000:]
-        exports = work / "inventory" / "exports"
+        exports = work / "inventory" / ".sixtunnel" / "exports"
         assert (exports.stat().st_uid, exports.stat().st_mode & 0o777) == (NOBODY, 0o700)
         for name in unmanaged:
             profile = exports / f"{name}.ovpn"

@@ -87,7 +87,7 @@ def test_laptops_back_by_themselves_after_their_network_was_gone(plan):
     as from a train into a hotel."""
     before = {name: address_of(name) for name in plan}
     client_pids = {name: main_pid(container(name), CLIENT_UNIT) for name in plan}
-    for name, (network, _) in before.items():
+    for name, (network, _addresses) in before.items():
         podman("network", "disconnect", network, name)
     try:
         time.sleep(OUTAGE)

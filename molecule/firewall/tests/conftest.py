@@ -1,25 +1,8 @@
-"""Fixtures of the firewall scenario: the plan the inventory implies, the containers and their nft tables."""
+"""Fixtures of the firewall scenario: the containers' nft tables."""
 
 import json
-import sys
-from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "resources"))
-
-from sixtunnel_molecule import container, molecule_inventory, plan_of
-
-
-@pytest.fixture(scope="session")
-def plan():
-    return plan_of(molecule_inventory())
-
-
-@pytest.fixture(scope="session")
-def hosts():
-    """Containers by inventory name."""
-    return container
 
 
 class Table:

@@ -6,7 +6,7 @@ import subprocess
 import time
 
 import pytest
-from sixtunnel_molecule import SITE_ADDRESS, address_facing, ping6, present, recap, run_playbook
+from sixtunnel_molecule import SITE_ADDRESS, address_facing, ping6, present, recap, run_playbook, wait_booted
 
 GATEWAY = "sixtunnel-firewall-gateway"
 LAPTOP1 = "sixtunnel-firewall-laptop1"
@@ -26,7 +26,7 @@ sock.settimeout(2)
 sock.connect((host, port))
 sessions, result = [], "silent"
 try:
-    for _ in range(count):
+    for _attempt in range(count):
         sessions.append(os.urandom(8))
         sock.send(bytes([7 << 3]) + sessions[-1] + bytes(5))
     while result == "silent":
@@ -181,11 +181,11 @@ def test_openvpn_runs_unprivileged_and_keeps_its_device_across_a_soft_restart(ho
         (hosts(GATEWAY), f"openvpn-server@sixtunnel-{LAPTOP1}", tunnel["gateway_address"]),
         (hosts(LAPTOP1), "openvpn-client@sixtunnel", tunnel["laptop_address"]),
     ]
-    for host, unit, _ in sides:
+    for host, unit, _other in sides:
         pid = host.check_output(f"systemctl show --property MainPID --value {unit}")
         assert host.check_output(f"ps -o user= -p {pid}") == "nobody", f"{unit} does not run as nobody"
     cursors = {}
-    for host, unit, _ in sides:
+    for host, unit, _other in sides:
         cursors[unit] = re.search(
             r"cursor: (\S+)", host.check_output(f"journalctl -u {unit} -n 0 --show-cursor")
         ).group(1)
@@ -222,7 +222,7 @@ def test_table_survives_the_admins_nftables_service_and_leaves_its_tables_alone(
 def test_firewall_is_up_before_the_tunnels_after_a_reboot(hosts, table, plan):
     subprocess.run(["podman", "restart", "--time", "5", GATEWAY], check=True, capture_output=True)
     gateway = hosts(GATEWAY)
-    gateway.run("systemctl is-system-running --wait")
+    assert wait_booted(gateway), f"{GATEWAY} did not finish booting"
     started = time.monotonic()
     assert table(GATEWAY).exists()
     loaded = int(

@@ -1,19 +1,9 @@
-"""Fixtures of the lifecycle scenario: the inventory, the laptops' names, the ledger, the onboarding inventory."""
+"""Fixtures of the lifecycle scenario: the laptops' names, the ledger, the onboarding inventory."""
 
 import os
-import sys
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "resources"))
-
-from sixtunnel_molecule import molecule_inventory
-
-
-@pytest.fixture(scope="session")
-def inventory():
-    return molecule_inventory()
 
 
 @pytest.fixture(scope="session")
@@ -28,7 +18,7 @@ def names(inventory):
 @pytest.fixture(scope="session")
 def ledger_file():
     """The ledger the converge wrote beside Molecule's inventory; every later run must use the same one."""
-    return Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent / "sixtunnel-ledger.yml"
+    return Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent / ".sixtunnel" / "ledger.yml"
 
 
 @pytest.fixture(scope="session")

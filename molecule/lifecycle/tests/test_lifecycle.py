@@ -26,7 +26,7 @@ from sixtunnel_molecule import (
 @pytest.fixture(scope="module")
 def plan(names):
     """The plan once the newcomer is a laptop too."""
-    _, laptop1, laptop2 = names
+    laptop1, laptop2 = names[1:]
     return plan_of(molecule_inventory(), [laptop1, laptop2])
 
 
@@ -75,7 +75,7 @@ def test_onboarding_with_limit_leaves_running_tunnel_alone(names, plan, ledger_f
 
 
 def test_onboarded_laptop_passes_traffic(names, plan):
-    _, _, laptop2 = names
+    laptop2 = names[2]
     assert ping6(container(laptop2), plan[laptop2]["gateway_ip"]), "laptop2 cannot ping its gateway end"
     assert ping6(container(laptop2), SITE_ADDRESS), f"laptop2 cannot reach the site address {SITE_ADDRESS}"
     assert ping6(container(names[0]), plan[laptop2]["laptop_ip"]), "the gateway cannot ping laptop2"

@@ -1,29 +1,13 @@
-"""Fixtures of the real_networks scenario: the inventory, its plan, the scenario's networks."""
+"""Fixtures of the real_networks scenario: the gateway's variables, the scenario's networks."""
 
 import ipaddress
-import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "resources"))
-
-from sixtunnel_molecule import molecule_inventory, plan_of
-
 
 @pytest.fixture(scope="session")
-def inventory():
-    return molecule_inventory()
-
-
-@pytest.fixture(scope="session")
-def plan(inventory):
-    return plan_of(inventory)
-
-
-@pytest.fixture(scope="session")
-def gateway_vars(inventory):
-    return inventory.get_variables(inventory.get_hosts("sixtunnel_gateways")[0])
+def gateway_vars(inventory, gateway_name):
+    return inventory.get_variables(gateway_name)
 
 
 @pytest.fixture(scope="session")

@@ -104,7 +104,7 @@ def tenant_client(gateway, certificate, timeout=20):
     )
     verdict = None
     try:
-        for _ in range(timeout * 2):
+        for _attempt in range(timeout * 2):
             # The server pushed its options: the certificate passed. (--dev null then ends the client.)
             if gateway.file(log).contains("PUSH_REPLY"):
                 verdict = "accepted"
@@ -254,7 +254,7 @@ def test_foreign_process_on_a_planned_port_stops_the_run_before_any_change(plan,
     gateway.check_output(f"systemctl stop {SERVER_UNIT.format(LAPTOP3)}")
     listener = f"import socket, time; s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM); s.bind(('::', {port})); time.sleep(3600)"
     gateway.check_output(f"systemd-run --unit {FOREIGN_UNIT} --collect python3 -c {shlex.quote(listener)}")
-    for _ in range(20):
+    for _attempt in range(20):
         if re.search(rf":{port}\s.*\"python3\"", gateway.check_output("ss -H -ulnp")):
             break
         time.sleep(0.5)
@@ -283,7 +283,7 @@ def test_foreign_process_on_a_planned_port_stops_the_run_before_any_change(plan,
 def test_once_the_port_is_free_the_run_brings_the_tunnel_back(plan):
     gateway = container(GATEWAY)
     gateway.run(f"systemctl stop {FOREIGN_UNIT}")
-    for _ in range(20):
+    for _attempt in range(20):
         if not re.search(rf":{plan[LAPTOP3]['port']}\s", gateway.check_output("ss -H -ulnp")):
             break
         time.sleep(0.5)

@@ -1,18 +1,7 @@
-"""Fixtures of the routed scenario: the inventory, its plan, the containers."""
-
-import sys
-from pathlib import Path
+"""Fixtures of the routed scenario: the routing laptop's tunnel, the host behind it."""
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "resources"))
-
-from sixtunnel_molecule import container, molecule_inventory, plan_of
-
-
-@pytest.fixture(scope="session")
-def inventory():
-    return molecule_inventory()
+from sixtunnel_molecule import container, plan_of
 
 
 @pytest.fixture(scope="session")
@@ -20,11 +9,6 @@ def tunnel(inventory):
     """The routing laptop's planned tunnel."""
     (laptop,) = inventory.get_hosts("sixtunnel_laptops")
     return plan_of(inventory, [laptop])[laptop]
-
-
-@pytest.fixture(scope="session")
-def gateway(inventory):
-    return container(inventory.get_hosts("sixtunnel_gateways")[0])
 
 
 @pytest.fixture(scope="session")

@@ -19,41 +19,41 @@ def tunnel_packets(host, interface):
 
 
 def test_host_address_is_in_the_planned_routed_network(tunnel, behind):
-    _, address, router = behind
+    address, router = behind[1:]
     (network,) = tunnel["routed_networks"]
     assert ipaddress.ip_address(address) in ipaddress.ip_network(network)
     assert ipaddress.ip_address(router) in ipaddress.ip_network(network)
 
 
 def test_gateway_routes_the_network_into_the_tunnel(gateway, tunnel, behind):
-    _, address, _ = behind
+    address = behind[1]
     route = gateway.check_output(f"ip -6 route get {address}")
     assert f"via {tunnel['laptop_ip']} dev {tunnel['interface']}" in route
 
 
 def test_gateway_reaches_host_behind_laptop(gateway, behind):
-    _, address, _ = behind
+    address = behind[1]
     assert ping6(gateway, address), f"gateway cannot ping {address} behind the laptop"
 
 
 def test_host_behind_laptop_reaches_gateway_and_site(tunnel, behind):
-    host, _, _ = behind
+    host = behind[0]
     assert ping6(host, tunnel["gateway_ip"]), "host behind the laptop cannot ping the gateway end"
     assert ping6(host, SITE_ADDRESS), f"host behind the laptop cannot ping the site address {SITE_ADDRESS}"
 
 
 def test_path_from_gateway_goes_through_laptop_tunnel_end(gateway, tunnel, behind):
-    _, address, _ = behind
+    address = behind[1]
     assert hops(gateway, address) == [tunnel["laptop_ip"], address]
 
 
 def test_path_from_host_goes_through_laptop_to_site(behind):
-    host, _, router = behind
+    host, router = behind[0], behind[2]
     assert hops(host, SITE_ADDRESS) == [router, SITE_ADDRESS]
 
 
 def test_traffic_to_host_crosses_the_tunnel_device(gateway, tunnel, behind):
-    _, address, _ = behind
+    address = behind[1]
     rx_before, tx_before = tunnel_packets(gateway, tunnel["interface"])
     gateway.check_output(f"ping -6 -c 20 -i 0.05 -W 1 {address}")
     rx_after, tx_after = tunnel_packets(gateway, tunnel["interface"])

@@ -1,19 +1,10 @@
 """Fixtures of the secrets scenario: the runs at -vvv and in check mode, with every place they may write."""
 
 import os
-import sys
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "resources"))
-
-from sixtunnel_molecule import molecule_inventory, run_playbook
-
-
-@pytest.fixture(scope="session")
-def inventory():
-    return molecule_inventory()
+from sixtunnel_molecule import run_playbook
 
 
 @pytest.fixture(scope="session")

@@ -1,28 +1,13 @@
-"""Fixtures of the transports scenario: the inventory, its plan, the containers."""
-
-import sys
-from pathlib import Path
+"""Fixtures of the transports scenario: the inventory directory, the laptops by transport."""
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "resources"))
-
-from sixtunnel_molecule import container, plan_of, whole_inventory
+from sixtunnel_molecule import whole_inventory
 
 
 @pytest.fixture(scope="session")
 def inventory():
+    """The inventory directory, read as the export scenario reads it (this scenario has no unmanaged laptops)."""
     return whole_inventory()
-
-
-@pytest.fixture(scope="session")
-def plan(inventory):
-    return plan_of(inventory)
-
-
-@pytest.fixture(scope="session")
-def gateway(inventory):
-    return container(inventory.get_hosts("sixtunnel_gateways")[0])
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +16,8 @@ import pytest
 from ansible_collections.sixtunnel.openvpn.plugins.action import tunnel_files
 from ansible_collections.sixtunnel.openvpn.plugins.module_utils import _tunnel_files
 
-IMPORT_ROOT = Path(__file__).resolve().parents[4] / ".cache" / "import-root"
+# Where the plugins under test come from: the directory that holds ansible_collections (tests/unit/conftest.py).
+COLLECTIONS_ROOT = Path(tunnel_files.__file__).parents[5]
 
 TEMPLATE = """{{ ansible_managed | comment }}
 # {{ tunnel.name }}
@@ -144,9 +146,14 @@ BAD_TASKS_PLAYBOOK = """
 
 def ansible_playbook(directory: Path, playbook: str, *extra: str) -> subprocess.CompletedProcess:
     (directory / "play.yml").write_text(playbook)
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(IMPORT_ROOT), ANSIBLE_FORCE_COLOR="false", ANSIBLE_NOCOLOR="1")
-    bin_dir = Path(sys.executable).parent
-    argv = [str(bin_dir / "ansible-playbook"), "-i", "localhost,", "-c", "local", "-e", f"out={directory}/out"]
+    env = dict(
+        os.environ, ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS_ROOT), ANSIBLE_FORCE_COLOR="false", ANSIBLE_NOCOLOR="1"
+    )
+    # The one beside this Python (its virtualenv, on PATH or not), else the one on PATH: `ansible-test units --venv`
+    # installs no Ansible in its virtualenv but puts Ansible's command-line tools in a directory of their own.
+    beside = Path(sys.executable).parent / "ansible-playbook"
+    command = str(beside) if beside.exists() else shutil.which("ansible-playbook")
+    argv = [command, "-i", "localhost,", "-c", "local", "-e", f"out={directory}/out"]
     argv += ["-e", f"ansible_python_interpreter={sys.executable}", *extra, str(directory / "play.yml")]
     return subprocess.run(argv, capture_output=True, text=True, env=env, cwd=directory, check=False)
 

@@ -16,7 +16,6 @@ import pytest
 from ansible_collections.sixtunnel.openvpn.plugins.plugin_utils import planner
 from ansible_collections.sixtunnel.openvpn.plugins.plugin_utils.planner import (
     TunnelPlanError,
-    default_pool,
     plan_tunnels,
     tunnel_prefix,
 )
@@ -36,7 +35,7 @@ def exactly(message: str) -> str:
     return f"^{re.escape(message)}$"
 
 
-# --- tunnel_prefix and default_pool ----------------------------------------------------------
+# --- tunnel_prefix ----------------------------------------------------------
 
 TUNNEL_PREFIXES = [
     # The seed's numbers: tunnel 0 of 2001:db8:abba::/48 is 2001:db8:abba:1000::/64.
@@ -119,41 +118,6 @@ TUNNEL_PREFIX_REFUSALS = [
 def test_tunnel_prefix_refusals(site_prefix, tunnel_id, pool, message):
     with pytest.raises(TunnelPlanError, match=exactly(message)):
         tunnel_prefix(site_prefix, tunnel_id, pool=pool)
-
-
-@pytest.mark.parametrize(
-    ("site_prefix", "part", "expected"),
-    [
-        (SITE_PREFIX, 0, "2001:db8:abba::/52"),
-        (SITE_PREFIX, 1, "2001:db8:abba:1000::/52"),
-        (SITE_PREFIX, 2, "2001:db8:abba:2000::/52"),
-        (SITE_PREFIX, 15, "2001:db8:abba:f000::/52"),
-        ("2001:db8:abba:10::/60", 2, "2001:db8:abba:12::/64"),
-    ],
-)
-def test_default_pool(site_prefix, part, expected):
-    assert default_pool(site_prefix, part) == expected
-
-
-@pytest.mark.parametrize(
-    ("site_prefix", "part", "message"),
-    [
-        (SITE_PREFIX, 16, "default_pool: part 16 is outside 0..15"),
-        (SITE_PREFIX, -1, "default_pool: part -1 is outside 0..15"),
-        (SITE_PREFIX, "one", "default_pool: part 'one' is not an integer"),
-        (
-            "2001:db8:abba:10::/61",
-            1,
-            (
-                "default_pool: site prefix 2001:db8:abba:10::/61 is too long for the default pools (/60 or shorter); "
-                "choose the pools explicitly"
-            ),
-        ),
-    ],
-)
-def test_default_pool_refusals(site_prefix, part, message):
-    with pytest.raises(TunnelPlanError, match=exactly(message)):
-        default_pool(site_prefix, part)
 
 
 # --- plan_tunnels: the seed's layout ---------------------------------------------------------
@@ -292,12 +256,15 @@ def test_plan_output_is_plain_json_data():
     plan = plan_tunnels(SITE, (laptop("laptop1", "3", routed_networks=("auto", "2001:db8:abba:3000::/56")),))
 
     def walk(value):
-        assert type(value) in (dict, list, str, int, bool), value
-        if type(value) is dict:
+        # Exact types, not isinstance(): a subclass (a tagged or unsafe str, say) is not plain data.
+        kind = type(value)
+        assert kind in (dict, list, str, int, bool), value
+        if kind is dict:
             for key, item in value.items():
-                assert type(key) is str
+                key_kind = type(key)
+                assert key_kind is str, key
                 walk(item)
-        elif type(value) is list:
+        elif kind is list:
             for item in value:
                 walk(item)
 

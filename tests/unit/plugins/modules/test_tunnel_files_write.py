@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""The writing half of tunnel_files (the module), on real files in a temporary directory."""
+"""tunnel_files_write, the writing half of tunnel_files, on real files in a temporary directory; both modules' docs."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pytest
 import yaml
 from ansible.module_utils.testing import patch_module_args
 from ansible_collections.sixtunnel.openvpn.plugins.module_utils import _tunnel_files
-from ansible_collections.sixtunnel.openvpn.plugins.modules import tunnel_files
+from ansible_collections.sixtunnel.openvpn.plugins.modules import tunnel_files, tunnel_files_write
 
 # The argument spec keys that DOCUMENTATION states too; no_log is the only other one the spec may use.
 DOCUMENTED_KEYS = ("type", "required", "default", "choices", "elements")
@@ -22,7 +22,7 @@ DOCUMENTED_KEYS = ("type", "required", "default", "choices", "elements")
 
 def run_module(capsys, **args):
     with patch_module_args(args), pytest.raises(SystemExit):
-        tunnel_files.main()
+        tunnel_files_write.main()
     return json.loads(capsys.readouterr().out)
 
 
@@ -102,10 +102,15 @@ def test_missing_directory_is_a_change_in_check_mode(tmp_path, capsys):
     assert result["changed_files"] == [str(path)]
 
 
-def test_refuses_to_run_without_its_action_plugin(capsys):
-    result = run_module(capsys, template="up.sh.j2", items=[], dest="{dir}/up.sh")
+def test_needs_the_rendered_files(capsys):
+    result = run_module(capsys, mode="0640")
     assert result["failed"] is True
-    assert result["msg"] == "tunnel_files renders on the controller: run it as a task, not as a bare module"
+    assert result["msg"] == "missing required arguments: files"
+
+
+def test_tunnel_files_module_is_documentation_only():
+    # As ansible.builtin.template's: its action plugin does the work, calling tunnel_files_write.
+    assert not hasattr(tunnel_files, "main")
 
 
 def documented(options):
@@ -135,29 +140,32 @@ def specified(spec):
     return result
 
 
-def test_documentation_lists_exactly_the_shared_spec():
-    options = yaml.safe_load(tunnel_files.DOCUMENTATION)["options"]
-    assert documented(options) == specified(_tunnel_files.argument_spec())
+@pytest.mark.parametrize(
+    ("module", "spec"),
+    [(tunnel_files, _tunnel_files.task_argument_spec), (tunnel_files_write, _tunnel_files.write_argument_spec)],
+    ids=["tunnel_files", "tunnel_files_write"],
+)
+def test_documentation_lists_exactly_the_shared_spec(module, spec):
+    options = yaml.safe_load(module.DOCUMENTATION)["options"]
+    assert documented(options) == specified(spec())
 
 
-def test_module_and_task_specs_are_the_shared_one():
-    shared = _tunnel_files.argument_spec()
-    # The task gets every option but files, as they are documented.
-    assert _tunnel_files.task_argument_spec() == {
-        name: option for name, option in shared.items() if name not in _tunnel_files.INTERNAL_OPTIONS
+def test_task_and_write_specs_share_the_file_attributes():
+    task, write = _tunnel_files.task_argument_spec(), _tunnel_files.write_argument_spec()
+    # The action plugin passes owner, group and mode on as they are.
+    assert {name: task[name] for name in ("owner", "group", "mode")} == {
+        name: write[name] for name in ("owner", "group", "mode")
     }
-    # The module gets every option, none required at the top: the action plugin passes only some of them.
-    module_spec = _tunnel_files.module_argument_spec()
-    assert module_spec == {
-        name: {key: value for key, value in option.items() if key != "required"} for name, option in shared.items()
-    }
-    assert module_spec["files"]["options"]["content"]["no_log"] is True
+    assert "files" not in task
+    assert write["files"]["options"]["content"]["no_log"] is True
 
 
 def test_specs_are_fresh_copies():
-    _tunnel_files.argument_spec()["files"]["options"]["content"]["no_log"] = False
-    _tunnel_files.module_argument_spec()["template"]["type"] = "int"
+    _tunnel_files.write_argument_spec()["files"]["options"]["content"]["no_log"] = False
+    _tunnel_files.write_argument_spec()["mode"]["type"] = "str"
     _tunnel_files.task_argument_spec()["dest"]["required"] = False
-    assert _tunnel_files.argument_spec()["files"]["options"]["content"]["no_log"] is True
-    assert _tunnel_files.argument_spec()["template"]["type"] == "str"
-    assert _tunnel_files.argument_spec()["dest"]["required"] is True
+    _tunnel_files.task_argument_spec()["mode"]["type"] = "int"
+    assert _tunnel_files.write_argument_spec()["files"]["options"]["content"]["no_log"] is True
+    assert _tunnel_files.write_argument_spec()["mode"]["type"] == "raw"
+    assert _tunnel_files.task_argument_spec()["dest"]["required"] is True
+    assert _tunnel_files.task_argument_spec()["mode"]["type"] == "raw"

@@ -1,0 +1,115 @@
+# Copyright (c) 2026, sixtunnel.openvpn contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""tunnel_keys with the real openssl in a temporary directory: key material made once, fingerprints as openssl's."""
+
+from __future__ import annotations
+
+import json
+import stat
+import subprocess
+
+import pytest
+from ansible.module_utils.testing import patch_module_args
+from ansible_collections.sixtunnel.openvpn.plugins.modules import tunnel_keys
+
+# Stands in for `openvpn --genkey secret FILE`, which this machine need not have.
+FAKE_OPENVPN = """#!/bin/sh
+echo "static key made with umask $(umask)" > "$3"
+"""
+
+
+def run_module(capsys, **args):
+    with patch_module_args(args), pytest.raises(SystemExit):
+        tunnel_keys.main()
+    return json.loads(capsys.readouterr().out)
+
+
+def openssl(*argv):
+    return subprocess.run(["openssl", *argv], check=True, capture_output=True, text=True).stdout
+
+
+def openssl_fingerprint(cert):
+    """`openssl x509 -fingerprint -sha256` prints `sha256 Fingerprint=AB:CD:...` (SHA256 before OpenSSL 3)."""
+    return openssl("x509", "-noout", "-fingerprint", "-sha256", "-in", str(cert)).strip().partition("=")[2]
+
+
+def mode_of(path):
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def tree(root):
+    """Every path under root with its mode, mtime and content: what must stay the same when nothing is made."""
+    found = {}
+    for path in root.rglob("*"):
+        status = path.stat()
+        found[str(path.relative_to(root))] = (status.st_mode, status.st_mtime_ns, path.is_file() and path.read_bytes())
+    return found
+
+
+def test_makes_a_key_pair_once_and_returns_openssls_fingerprint(tmp_path, capsys):
+    directory = tmp_path / "sixtunnel-laptop1"
+    result = run_module(capsys, directories=[str(directory)])
+    assert result["changed"] is True and result["created"] == [str(directory)]
+    assert mode_of(directory) == 0o700
+    assert mode_of(directory / "key.pem") == 0o600 and mode_of(directory / "cert.pem") == 0o644
+    assert sorted(p.name for p in directory.iterdir()) == ["cert.pem", "key.pem"]
+    assert result["fingerprints"] == {str(directory): openssl_fingerprint(directory / "cert.pem")}
+    assert "CN = sixtunnel-laptop1" in openssl("x509", "-noout", "-subject", "-in", str(directory / "cert.pem"))
+
+    before = tree(tmp_path)
+    again = run_module(capsys, directories=[str(directory)])
+    assert again == {**result, "changed": False, "created": []}
+    assert tree(tmp_path) == before
+
+
+def test_a_lost_certificate_is_made_again_for_the_same_key(tmp_path, capsys):
+    directory = tmp_path / "end"
+    first = run_module(capsys, directories=[str(directory)])
+    public_key = openssl("pkey", "-pubout", "-in", str(directory / "key.pem"))
+    key = (directory / "key.pem").read_bytes()
+    (directory / "cert.pem").unlink()
+
+    result = run_module(capsys, directories=[str(directory)])
+    assert result["changed"] is True and result["created"] == [str(directory)]
+    assert (directory / "key.pem").read_bytes() == key
+    assert openssl("x509", "-noout", "-pubkey", "-in", str(directory / "cert.pem")) == public_key
+    assert result["fingerprints"][str(directory)] == openssl_fingerprint(directory / "cert.pem")
+    assert result["fingerprints"] != first["fingerprints"]
+
+
+def test_check_mode_makes_nothing_and_returns_the_fingerprints_of_what_exists(tmp_path, capsys):
+    made = tmp_path / "made"
+    run_module(capsys, directories=[str(made)])
+    missing = tmp_path / "missing"
+    before = tree(tmp_path)
+
+    result = run_module(capsys, directories=[str(made), str(missing)], _ansible_check_mode=True)
+    assert result["changed"] is True and result["created"] == [str(missing)]
+    assert result["fingerprints"] == {str(made): openssl_fingerprint(made / "cert.pem")}
+    assert tree(tmp_path) == before
+
+
+def test_static_key_is_made_private_once_and_has_no_fingerprint(tmp_path, capsys, monkeypatch):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "openvpn").write_text(FAKE_OPENVPN)
+    (bin_dir / "openvpn").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+    directory = tmp_path / "static"
+
+    result = run_module(capsys, directories=[str(directory)], kind="static_key")
+    assert result == {**result, "changed": True, "created": [str(directory)], "fingerprints": {}}
+    assert sorted(p.name for p in directory.iterdir()) == ["static.key"]
+    assert mode_of(directory / "static.key") == 0o600
+    assert (directory / "static.key").read_text() == "static key made with umask 0077\n"
+
+    again = run_module(capsys, directories=[str(directory)], kind="static_key")
+    assert again["changed"] is False and again["created"] == []
+
+
+def test_a_file_without_a_certificate_is_refused(tmp_path):
+    (tmp_path / "cert.pem").write_text("not a certificate\n")
+    with pytest.raises(ValueError, match="holds no PEM certificate"):
+        tunnel_keys.certificate_fingerprint(str(tmp_path / "cert.pem"))
