@@ -56,7 +56,8 @@ collection: $(COLLECTION)/MANIFEST.json
 .PHONY: image
 image: $(CACHE)/host.stamp
 	tests/podman/build-image.sh $(CACHE) > $(CACHE)/image-name
-	tests/podman/build-image.sh $(CACHE) openvpn27 > $(CACHE)/image27-name
+	tests/podman/build-image.sh $(CACHE) debian13 > $(CACHE)/image13-name
+	tests/podman/build-image.sh $(CACHE) debian13-openvpn27 > $(CACHE)/image27-name
 
 .PHONY: lint
 lint: collection sanity
@@ -142,6 +143,19 @@ molecule: collection image
 	for scenario in $(MOLECULE_SCENARIOS); do \
 	  SIXTUNNEL_IMAGE=$$(cat $(CACHE)/image-name) SIXTUNNEL_IMAGE_27=$$(cat $(CACHE)/image27-name) \
 	    molecule test -s $$scenario || exit 1; \
+	done
+	$(MAKE) --no-print-directory molecule-platforms
+
+# Scenario default again on each other platform, and on mixed pairs: GATEWAY_IMAGE/LAPTOP_IMAGE (image-name: Debian 12
+# with OpenVPN 2.6, image13-name: Debian 13 with 2.6, image27-name: Debian 13 with 2.7 from backports).
+PLATFORM_RUNS ?= image13-name/image13-name image27-name/image27-name image-name/image27-name image27-name/image-name
+.PHONY: molecule-platforms
+molecule-platforms: collection image
+	for run in $(PLATFORM_RUNS); do \
+	  echo "== scenario default, gateway $$(cat $(CACHE)/$${run%/*}), laptops $$(cat $(CACHE)/$${run#*/})"; \
+	  SIXTUNNEL_IMAGE=$$(cat $(CACHE)/image-name) SIXTUNNEL_IMAGE_27=$$(cat $(CACHE)/image27-name) \
+	  SIXTUNNEL_GATEWAY_IMAGE=$$(cat $(CACHE)/$${run%/*}) SIXTUNNEL_LAPTOP_IMAGE=$$(cat $(CACHE)/$${run#*/}) \
+	    molecule test -s default || exit 1; \
 	done
 
 .PHONY: test

@@ -38,15 +38,8 @@ options:
       - The directory must exist.
     type: str
     required: true
-  owner:
-    description: Owner of the files.
-    type: str
-  group:
-    description: Group of the files.
-    type: str
-  mode:
-    description: Mode of the files, as for M(ansible.builtin.file); quote it (C("0640")).
-    type: raw
+extends_documentation_fragment:
+  - sixtunnel.openvpn.tunnel_files
 author:
   - sixtunnel.openvpn contributors (@sixtunnel)
 notes:

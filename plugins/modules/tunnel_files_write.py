@@ -16,15 +16,6 @@ description:
     destination directory, created mode 0600, which is renamed over the old file, so no reader sees a partial file.
   - The contents are a no_log option, so they are neither echoed nor written to the host's journal.
 options:
-  owner:
-    description: Owner of the files.
-    type: str
-  group:
-    description: Group of the files.
-    type: str
-  mode:
-    description: Mode of the files, as for M(ansible.builtin.file); quote it (C("0640")).
-    type: raw
   files:
     description: The files to write.
     type: list
@@ -39,6 +30,8 @@ options:
         description: What the file should hold.
         type: str
         required: true
+extends_documentation_fragment:
+  - sixtunnel.openvpn.tunnel_files
 author:
   - sixtunnel.openvpn contributors (@sixtunnel)
 notes:

@@ -17,6 +17,9 @@ description:
     (C(/proc/sys) writable), and refused where it cannot.
   - Each planned port must be free, or held by the OpenVPN instance that owns it (its unit's cgroup). A foreign
     process on a planned port would make that tunnel's OpenVPN crash-loop on C(Address already in use).
+  - Where tunnels authenticate with C(peer-fingerprint), OpenVPN must be 2.6 or later (the installed C(openvpn), or
+    where none is installed yet the version the package manager would install, C(apt-cache policy)). An older one
+    would fail inside systemd with an options error, after the other hosts changed.
   - C(ss) names a socket's process only where root may read that process's C(/proc) entries; in a container
     without C(CAP_SYS_PTRACE) a process that dropped root (an OpenVPN running as C(nobody)) is not named and
     by name; a planned port held by such an unnamed process while the tunnel's own unit is not running is
@@ -32,6 +35,13 @@ options:
         will carry; their C(port), C(transport), C(name) and C(gateway_unit) are read, other keys are ignored.
     type: list
     elements: dict
+    default: []
+  peer_fingerprint_laptops:
+    description:
+      - The laptops whose tunnels on this host use C(peer-fingerprint) (the gateway's, or a laptop's own), for the
+        OpenVPN version check; empty skips it.
+    type: list
+    elements: str
     default: []
   proc_root:
     description: Where the kernel's C(net.ipv6.conf) tree is; for tests.
@@ -67,6 +77,7 @@ listeners:
 """
 
 import os
+import re
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.sixtunnel.openvpn.plugins.module_utils._sockets import parse_ss
@@ -104,12 +115,49 @@ def ipv6_problem(root: str) -> str | None:
     return None
 
 
+# peer-fingerprint came with OpenVPN 2.6.
+PEER_FINGERPRINT_SINCE = (2, 6)
+_VERSION = re.compile(r"(\d+)\.(\d+)(?:\.(\d+))?")
+
+
+def openvpn_version(module: AnsibleModule) -> tuple[str, str] | None:
+    """(version, "is installed" or "would be installed") of OpenVPN here, or None where neither can be told."""
+    openvpn = module.get_bin_path("openvpn")
+    if openvpn:
+        # Some releases exit 1 after printing their version: read the output, not the status.
+        _rc, out, _err = module.run_command([openvpn, "--version"])
+        found = re.search(r"OpenVPN (\d+\.\d+(?:\.\d+)?)", out)
+        return (found.group(1), "is installed") if found else None
+    apt_cache = module.get_bin_path("apt-cache")
+    if apt_cache:
+        _rc, out, _err = module.run_command([apt_cache, "policy", "openvpn"])
+        found = re.search(r"Candidate:\s*(?:\d+:)?(\d+\.\d+(?:\.\d+)?)", out)
+        return (found.group(1), "would be installed") if found else None
+    return None
+
+
+def version_problem(found: tuple[str, str] | None, laptops: list[str]) -> str | None:
+    """Why OpenVPN here cannot carry these laptops' peer-fingerprint tunnels, or None."""
+    if not laptops or found is None:
+        return None
+    version, how = found
+    if tuple(int(part) for part in _VERSION.match(version).groups()[:2]) >= PEER_FINGERPRINT_SINCE:
+        return None
+    since = ".".join(map(str, PEER_FINGERPRINT_SINCE))
+    return (
+        f"OpenVPN {version} {how}, but peer_fingerprint (tunnels of {', '.join(laptops)}) needs OpenVPN {since} or "
+        f"later; set sixtunnel_auth: static_key for them, or install OpenVPN {since}+ (a newer release of the "
+        "distribution, its backports, or OpenVPN's own packages) before the run"
+    )
+
+
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
             "host": {"type": "str", "required": True},
             # Whole tunnel records; only the keys read below matter (the planner checked them).
             "tunnels": {"type": "list", "elements": "dict", "default": []},
+            "peer_fingerprint_laptops": {"type": "list", "elements": "str", "default": []},
             "proc_root": {"type": "path", "default": "/proc/sys/net/ipv6/conf"},
         },
         supports_check_mode=True,
@@ -119,6 +167,10 @@ def main() -> None:
     ipv6 = ipv6_problem(module.params["proc_root"])
     if ipv6:
         problems.append(ipv6)
+    laptops = module.params["peer_fingerprint_laptops"]
+    version = version_problem(openvpn_version(module) if laptops else None, laptops)
+    if version:
+        problems.append(version)
 
     found = {}
     listeners = [

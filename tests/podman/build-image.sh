@@ -1,35 +1,37 @@
 #!/usr/bin/env bash
 # Builds the test images locally (no container registry is reachable) and prints the image's name:
-#   build-image.sh CACHE_DIR            Debian 12 with OpenVPN 2.6: the lab and every scenario run on it
-#   build-image.sh CACHE_DIR openvpn27  Debian 13 with OpenVPN 2.7 from trixie-backports: what a 2.6 config
-#                                       meets after a package upgrade (scenario default)
+#   build-image.sh CACHE_DIR                     Debian 12 with OpenVPN 2.6: the lab and every scenario run on it
+#   build-image.sh CACHE_DIR debian13            Debian 13 with its OpenVPN 2.6 (scenario default runs on it too)
+#   build-image.sh CACHE_DIR debian13-openvpn27  Debian 13 with OpenVPN 2.7 from trixie-backports (scenario default
+#                                                on it, beside 2.6 peers, and the upgrade of a 2.6 configuration)
 # The tag carries a hash of the package lists, so a changed list builds a new image once.
 set -euo pipefail
-cache_dir=${1:?usage: build-image.sh CACHE_DIR [openvpn27]}
+cache_dir=${1:?usage: build-image.sh CACHE_DIR [debian13|debian13-openvpn27]}
 flavour=${2:-debian12}
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+# python3-apt for Ansible's apt module; openssl makes the peer-fingerprint certificates;
+# radvd plays the router of the real_networks scenario; openssh-server and sudo let Ansible in the way a site
+# does (tests/podman/ssh-access.sh makes the account); the rest are the tools the tests and benchmarks drive
+# inside the containers.
+packages=systemd,systemd-sysv,python3,python3-apt,iproute2,openvpn,openssl,iputils-ping,iputils-tracepath,traceroute,nftables,iperf3,procps,netcat-openbsd,tcpdump,radvd,openssh-server,sudo
+backports=
+command='["/sbin/init"]'
 case "$flavour" in
   debian12)
     name=sixtunnel-debian12
     suite=bookworm
-    # python3-apt for Ansible's apt module; openssl makes the peer-fingerprint certificates;
-    # radvd plays the router of the real_networks scenario; openssh-server and sudo let Ansible in the way a site
-    # does (tests/podman/ssh-access.sh makes the account); the rest are the tools the tests and benchmarks drive
-    # inside the containers.
-    packages=systemd,systemd-sysv,python3,python3-apt,iproute2,openvpn,openssl,iputils-ping,iputils-tracepath,traceroute,nftables,iperf3,procps,netcat-openbsd,tcpdump,radvd,openssh-server,sudo
-    backports=
-    command='["/sbin/init"]'
     ;;
-  openvpn27)
+  debian13)
+    name=sixtunnel-debian13
+    suite=trixie
+    ;;
+  debian13-openvpn27)
     name=sixtunnel-debian13-openvpn27
     suite=trixie
-    # No systemd: the test runs openvpn itself. iproute2 for the up-scripts.
-    packages=iproute2
     backports=openvpn
-    command='["sleep", "infinity"]'
     ;;
   *)
-    echo "unknown image: $flavour (debian12 or openvpn27)" >&2
+    echo "unknown image: $flavour (debian12, debian13 or debian13-openvpn27)" >&2
     exit 2
     ;;
 esac

@@ -30,6 +30,18 @@ def test_laptop_routes_global_unicast_via_gateway_end(hosts, plan):
         assert via in hosts(name).check_output(f"ip -6 route get {SITE_ADDRESS}")
 
 
+def test_every_end_runs_what_its_openvpn_acts_on(hosts, gateway_name, plan):
+    """No end's OpenVPN ignores an option the roles wrote (2.7 ignores fast-io and persist-key: written for 2.6 only)."""
+    ends = [(gateway_name, f"openvpn-server@sixtunnel-{name}") for name in present(plan)]
+    ends += [(name, "openvpn-client@sixtunnel") for name in present(plan)]
+    for host_name, unit in ends:
+        host = hosts(host_name)
+        version = host.check_output("openvpn --version | head -n 1").split()[1]
+        print(f"\nMEASURED default: {host_name} runs OpenVPN {version} ({host.system_info.release})")
+        journal = host.check_output(f"journalctl --no-pager --output cat --unit {unit}")
+        assert "option ignored" not in journal, f"{host_name} (OpenVPN {version}), {unit}:\n{journal}"
+
+
 def test_addresses_match_the_plan(hosts, gateway_name, plan):
     gateway = hosts(gateway_name)
     for name in present(plan):

@@ -13,6 +13,7 @@ import stat
 import pytest
 import yaml
 from ansible.module_utils.testing import patch_module_args
+from ansible_collections.sixtunnel.openvpn.plugins.doc_fragments import tunnel_files as tunnel_files_fragment
 from ansible_collections.sixtunnel.openvpn.plugins.module_utils import _tunnel_files
 from ansible_collections.sixtunnel.openvpn.plugins.modules import tunnel_files, tunnel_files_write
 
@@ -146,7 +147,12 @@ def specified(spec):
     ids=["tunnel_files", "tunnel_files_write"],
 )
 def test_documentation_lists_exactly_the_shared_spec(module, spec):
-    options = yaml.safe_load(module.DOCUMENTATION)["options"]
+    documentation = yaml.safe_load(module.DOCUMENTATION)
+    assert documentation["extends_documentation_fragment"] == ["sixtunnel.openvpn.tunnel_files"]
+    options = {
+        **yaml.safe_load(tunnel_files_fragment.ModuleDocFragment.DOCUMENTATION)["options"],
+        **documentation["options"],
+    }
     assert documented(options) == specified(spec())
 
 
