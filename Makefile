@@ -28,7 +28,7 @@ COLLECTION_SOURCES := galaxy.yml README.md CHANGELOG.md LICENSE requirements.txt
 help:
 	@echo "make lab        podman lab: a gateway and two laptops, site.yml, tunnels shown working"
 	@echo "make lab-clean  remove the lab's containers and network"
-	@echo "make test       lint, unit tests, docs check and the Molecule scenarios ($(MOLECULE_SCENARIOS))"
+	@echo "make test       lint (ansible-test sanity too), unit tests, docs check, the Molecule scenarios ($(MOLECULE_SCENARIOS)) and default on the other platforms"
 	@echo "make bench      benchmarks (not part of make test)"
 	@echo "make changelog  regenerate CHANGELOG.md from changelogs/ (antsibull-changelog; make lint checks it)"
 
@@ -144,7 +144,6 @@ molecule: collection image
 	  SIXTUNNEL_IMAGE=$$(cat $(CACHE)/image-name) SIXTUNNEL_IMAGE_27=$$(cat $(CACHE)/image27-name) \
 	    molecule test -s $$scenario || exit 1; \
 	done
-	$(MAKE) --no-print-directory molecule-platforms
 
 # Scenario default again on each other platform, and on mixed pairs: GATEWAY_IMAGE/LAPTOP_IMAGE (image-name: Debian 12
 # with OpenVPN 2.6, image13-name: Debian 13 with 2.6, image27-name: Debian 13 with 2.7 from backports).
@@ -159,7 +158,7 @@ molecule-platforms: collection image
 	done
 
 .PHONY: test
-test: lint unit ansible-test-units docs-check molecule
+test: lint unit ansible-test-units docs-check molecule molecule-platforms
 
 .PHONY: lab
 lab: collection image

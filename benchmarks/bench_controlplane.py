@@ -19,6 +19,7 @@ total OpenVPN resident memory after the converge.
 from __future__ import annotations
 
 import argparse
+import shutil
 import statistics
 import sys
 from pathlib import Path
@@ -34,9 +35,9 @@ def gateway_name(size: int) -> str:
 
 
 def write_inventory(directory: Path, size: int, ssh_dir: Path) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    for stale in directory.glob("*"):
-        stale.unlink()
+    # A fresh inventory each run: no ledger (.sixtunnel/) or hosts of an earlier one.
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
     laptops = "".join(
         f"        cp{size}-laptop{number:03d}:\n          sixtunnel_tunnel_id: {number}\n" for number in range(size)
     )

@@ -603,6 +603,13 @@ def _lowest_free_id(used: set[int], pool: tuple[int, int]) -> int | None:
     return candidate if candidate < _subnet_count(pool) else None
 
 
+def _claim(owners: dict, value: t.Any, laptop: str, subject: str) -> None:
+    """Record laptop as the owner of value (an id, port or interface); refuse it if another laptop has it."""
+    owner = owners.setdefault(value, laptop)
+    if owner != laptop:
+        raise TunnelPlanError(f"{subject} is already used by '{owner}'")
+
+
 def _assign_defaults(laptops: list[_Laptop], reserved_ids: dict[int, str], site: _Site, caller: str) -> None:
     """Check ids, resolve "auto", default ports and interfaces; refuse any clash between laptops."""
     missing = [laptop for laptop in laptops if laptop.tunnel_id is None]
@@ -631,9 +638,7 @@ def _assign_defaults(laptops: list[_Laptop], reserved_ids: dict[int, str], site:
                 f"{who}: tunnel_id {tunnel_id} is outside the tunnel pool {_format_net(*site.tunnel_pool)} "
                 f"({_id_range(site.tunnel_pool)})"
             )
-        owner = owner_by_id.setdefault(tunnel_id, laptop.name)
-        if owner != laptop.name:
-            raise TunnelPlanError(f"{who}: tunnel_id {tunnel_id} is already used by '{owner}'")
+        _claim(owner_by_id, tunnel_id, laptop.name, f"{who}: tunnel_id {tunnel_id}")
         if tunnel_id in reserved_ids:
             raise TunnelPlanError(
                 f"{who}: tunnel_id {tunnel_id} is reserved in the ledger for '{reserved_ids[tunnel_id]}'"
@@ -657,9 +662,7 @@ def _assign_defaults(laptops: list[_Laptop], reserved_ids: dict[int, str], site:
                     f"{MIN_PORT}..{MAX_PORT}"
                 )
             laptop.port = port
-        owner = owner_by_port.setdefault(laptop.port, laptop.name)
-        if owner != laptop.name:
-            raise TunnelPlanError(f"{who}: port {laptop.port} is already used by '{owner}'")
+        _claim(owner_by_port, laptop.port, laptop.name, f"{who}: port {laptop.port}")
 
         if laptop.interface is None:
             interface = f"{interface_prefix}{tunnel_id}"
@@ -669,9 +672,7 @@ def _assign_defaults(laptops: list[_Laptop], reserved_ids: dict[int, str], site:
                     f"is longer than {MAX_INTERFACE_LENGTH} characters"
                 )
             laptop.interface = interface
-        owner = owner_by_interface.setdefault(laptop.interface, laptop.name)
-        if owner != laptop.name:
-            raise TunnelPlanError(f"{who}: interface '{laptop.interface}' is already used by '{owner}'")
+        _claim(owner_by_interface, laptop.interface, laptop.name, f"{who}: interface '{laptop.interface}'")
 
 
 def _check_overlaps(laptops: list[_Laptop], reservations: list[_Reservation], caller: str) -> None:
