@@ -186,8 +186,7 @@ options:
 seealso:
   - plugin: sixtunnel.openvpn.tunnel_prefix
     plugin_type: filter
-  - plugin: ansible.utils.ipsubnet
-    plugin_type: filter
+    description: The /64 of one tunnel, by the same rules.
 """
 
 EXAMPLES = r"""

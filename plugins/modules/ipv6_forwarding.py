@@ -30,7 +30,7 @@ options:
     type: path
     default: /etc/sysctl.d/60-sixtunnel-forwarding.conf
   proc_root:
-    description: Where the kernel's C(net.ipv6.conf) tree is; for tests.
+    description: The kernel's C(net.ipv6.conf) tree, read for C(accept_ra) and written; another path in unit tests.
     type: path
     default: /proc/sys/net/ipv6/conf
 author:

@@ -30,12 +30,12 @@ options:
         description: What the file should hold.
         type: str
         required: true
-extends_documentation_fragment:
-  - sixtunnel.openvpn.tunnel_files
-author:
-  - sixtunnel.openvpn contributors (@sixtunnel)
 notes:
   - Supports check mode and diff mode; in check mode a file whose directory does not exist yet counts as changed.
+author:
+  - sixtunnel.openvpn contributors (@sixtunnel)
+extends_documentation_fragment:
+  - sixtunnel.openvpn.tunnel_files
 seealso:
   - module: sixtunnel.openvpn.tunnel_files
 """

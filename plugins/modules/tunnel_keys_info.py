@@ -40,9 +40,10 @@ EXAMPLES = r"""
   become: true
   register: gateway_keys
 
-- name: Show the fingerprint laptop1 must pin
-  ansible.builtin.debug:
-    msg: "{{ gateway_keys.fingerprints['/etc/openvpn/server/sixtunnel-laptop1'] }}"
+- name: Fail if that end has no certificate yet
+  ansible.builtin.assert:
+    that: gateway_keys.missing | length == 0
+    fail_msg: "No cert.pem yet in {{ gateway_keys.missing | join(', ') }}"
 """
 
 RETURN = r"""

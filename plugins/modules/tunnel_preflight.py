@@ -44,7 +44,7 @@ options:
     elements: str
     default: []
   proc_root:
-    description: Where the kernel's C(net.ipv6.conf) tree is; for tests.
+    description: The kernel's C(net.ipv6.conf) tree, read for C(disable_ipv6); another path in unit tests.
     type: path
     default: /proc/sys/net/ipv6/conf
 author:
