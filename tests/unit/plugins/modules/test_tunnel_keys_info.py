@@ -96,7 +96,8 @@ def test_no_directories_reads_nothing(capsys):
 
 def test_a_cert_pem_without_a_certificate_fails_naming_it(ends, capsys):
     broken = ends["present"][0]
-    (broken / "cert.pem").write_text("-----BEGIN PRIVATE KEY-----\n")
+    # The end's own private key where its certificate belongs, made by this test run (no key in the repository).
+    (broken / "cert.pem").write_bytes((broken / "key.pem").read_bytes())
     result = run_module(capsys, directories=[str(d) for d in ends["present"]])
     assert result["failed"] is True
     assert result["msg"] == f"no fingerprint for {broken}: {broken / 'cert.pem'} holds no PEM certificate"
