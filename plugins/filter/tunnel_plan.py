@@ -68,6 +68,17 @@ options:
             unless the laptop sets O(laptops[].interface).
         type: string
         default: sixt
+      mode:
+        description:
+          - V(p2p) - one OpenVPN instance and port per laptop (OpenVPN's C(mode p2p), the seed's layout).
+          - V(server) - one multi-client instance (OpenVPN's C(mode server), tun) on O(_input.port_base) for every
+            peer-fingerprint laptop that does not ask for O(laptops[].dev_type=tap), and one on the same port over
+            TCP if such a laptop uses TCP; their devices are O(_input.interface_prefix) followed by V(srv) and
+            V(srv-tcp). Static-key and tap laptops keep their p2p instance beside it. Every laptop keeps its /64,
+            addresses, routed networks and ledger row in either mode.
+        type: string
+        choices: [p2p, server]
+        default: p2p
   laptops:
     description:
       - One entry per laptop, including laptops whose tunnel is to be removed (O(laptops[].state=absent)).
@@ -121,6 +132,9 @@ options:
       dev_type:
         description:
           - V(tap) - an Ethernet link (neighbour discovery, the seed's choice). V(tun) - an IP link.
+          - In a server-mode site (O(_input.mode=server)) a peer-fingerprint laptop defaults to V(tun) and joins the
+            server instance; V(tap) keeps it on a p2p instance of its own. Joining laptops cannot set
+            O(laptops[].port) or O(laptops[].tun_mtu) (one per instance).
         type: string
         choices: [tap, tun]
         default: tap
@@ -229,17 +243,21 @@ _value:
         tunnel_pool: 2001:db8:abba:1000::/52
         routed_pool: 2001:db8:abba:2000::/52
         port_base: 1194
+        mode: p2p
     tunnels:
       description:
         - One entry per laptop in O(laptops), absent ones included, sorted by C(tunnel_id).
         - A complete tunnel record; the roles render these fields and derive none. Keys C(name), C(tunnel_id),
           C(state), C(managed), C(prefix), C(gateway_address), C(laptop_address) (addresses with /64), C(gateway_ip),
-          C(laptop_ip) (bare addresses), C(port), C(interface), C(routed_networks), C(auth), C(dev_type), C(tun_mtu),
+          C(laptop_ip) (bare addresses), C(port), C(interface) (the laptop's device), C(mode) (V(p2p) or V(server), the
+          gateway instance's), C(gateway_interface) (the gateway's device), C(routed_networks), C(auth), C(dev_type), C(tun_mtu),
           C(proto) (the laptop's), C(transport) (V(udp) or V(tcp)), C(gateway_proto) and C(laptop_proto) (the
           OpenVPN C(proto) line of each end), C(remotes) (C({host, port}) each), C(http_proxy), C(remote_ports)
           (where the laptop's OpenVPN packets go), C(verify_traffic), C(export_dir), and the gateway's names
-          C(gateway_instance), C(gateway_dir), C(gateway_config), C(gateway_unit) and C(gateway_laptop_dir) (where
-          the gateway keeps an unmanaged laptop's key pair).
+          C(gateway_instance), C(gateway_dir), C(gateway_config), C(gateway_unit), C(gateway_laptop_dir) (where
+          the gateway keeps an unmanaged laptop's key pair) and C(gateway_old_instances) (C({instance, dir, config,
+          unit}) of each instance this tunnel may have used under the other O(_input.mode) or transport; the gateway
+          removes those that exist and that no present tunnel uses).
       type: list
       elements: dict
       sample:
@@ -254,6 +272,8 @@ _value:
           laptop_ip: 2001:db8:abba:1000::2
           port: 1194
           interface: sixt0
+          mode: p2p
+          gateway_interface: sixt0
           routed_networks:
           - 2001:db8:abba:2000::/64
           auth: peer_fingerprint
@@ -276,6 +296,15 @@ _value:
           gateway_config: /etc/openvpn/server/sixtunnel-laptop1.conf
           gateway_unit: openvpn-server@sixtunnel-laptop1.service
           gateway_laptop_dir: /etc/openvpn/server/sixtunnel-laptop1/laptop
+          gateway_old_instances:
+          - instance: sixtunnel_server
+            dir: /etc/openvpn/server/sixtunnel_server
+            config: /etc/openvpn/server/sixtunnel_server.conf
+            unit: openvpn-server@sixtunnel_server.service
+          - instance: sixtunnel_server-tcp
+            dir: /etc/openvpn/server/sixtunnel_server-tcp
+            config: /etc/openvpn/server/sixtunnel_server-tcp.conf
+            unit: openvpn-server@sixtunnel_server-tcp.service
     ledger:
       description:
         - One row per tunnel /64 and per routed network, sorted by prefix, including the rows carried over from

@@ -18,6 +18,18 @@ CERTIFICATE = "cert.pem"
 PEM_CERTIFICATE = re.compile(r"-----BEGIN CERTIFICATE-----(.+?)-----END CERTIFICATE-----", re.DOTALL)
 
 
+def certificate_pem(cert_path: str) -> str:
+    """The first certificate in a PEM file, as PEM text ending in a newline (public: what a peer's trust store holds).
+
+    Raises OSError where the file cannot be read and ValueError where it holds no PEM certificate.
+    """
+    with open(cert_path, encoding="ascii") as handle:
+        match = PEM_CERTIFICATE.search(handle.read())
+    if not match:
+        raise ValueError(f"{cert_path} holds no PEM certificate")
+    return match.group(0) + "\n"
+
+
 def certificate_fingerprint(cert_path: str) -> str:
     """SHA-256 of the first certificate in a PEM file, upper-case hex with colons: what OpenVPN's peer-fingerprint
     pins, and what `openssl x509 -noout -fingerprint -sha256` prints."""

@@ -34,6 +34,13 @@ options:
     description: Validity of new self-signed certificates, in days. Existing certificates are kept.
     type: int
     default: 3650
+  common_name:
+    description:
+      - Common name (CN) of the certificates (O(kind=certificate)); default the directory's name.
+      - Where given, an existing certificate with another common name is replaced by one for the same key, once
+        (its fingerprint changes; the key does not). A server instance needs each laptop's certificate to have a
+        subject of its own (OpenSSL finds trusted certificates by subject).
+    type: str
 author:
   - sixtunnel.openvpn contributors (@sixtunnel)
 notes:
@@ -64,6 +71,14 @@ fingerprints:
   returned: always
   type: dict
   sample: {"/etc/openvpn/server/sixtunnel-laptop1": "3A:9F:...:C2"}
+certificates:
+  description:
+    - C(cert.pem) of each directory as PEM text (public), for a peer that must trust it (a server-mode gateway's
+      C(capath)), O(kind=certificate).
+  returned: always
+  type: dict
+  sample: {"/etc/openvpn/client/sixtunnel": "-----BEGIN CERTIFICATE-----\nMIIB...\n-----END CERTIFICATE-----\n"}
+  version_added: 1.0.0
 created:
   description: Directories whose key material this run made (or would make, in check mode).
   returned: always
@@ -76,7 +91,11 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 
 # Shared with tunnel_keys_info, so both return one fingerprint format; still importable from here.
-from ansible_collections.sixtunnel.openvpn.plugins.module_utils._tunnel_keys import CERTIFICATE, certificate_fingerprint
+from ansible_collections.sixtunnel.openvpn.plugins.module_utils._tunnel_keys import (
+    CERTIFICATE,
+    certificate_fingerprint,
+    certificate_pem,
+)
 
 
 def run_private(module: AnsibleModule, argv: list[str]) -> None:
@@ -90,11 +109,30 @@ def run_private(module: AnsibleModule, argv: list[str]) -> None:
         module.fail_json(msg=f"{argv[0]} failed with rc={rc}: {err.strip()}")
 
 
-def make_certificate(module: AnsibleModule, directory: str, days: int) -> None:
+def common_name_of(directory: str, common_name: str | None) -> str:
+    return common_name if common_name is not None else os.path.basename(directory.rstrip("/"))
+
+
+def subject_argument(common_name: str) -> str:
+    """`openssl req -subj` text for one CN: "/" and "\\" escaped, as openssl parses that argument."""
+    return "/CN=" + common_name.replace("\\", "\\\\").replace("/", "\\/")
+
+
+def current_common_name(module: AnsibleModule, cert_path: str) -> str:
+    """The CN of an existing certificate, as openssl prints it in RFC 2253 form (only its CN is compared)."""
+    openssl = module.get_bin_path("openssl", required=True)
+    rc, out, err = module.run_command([openssl, "x509", "-in", cert_path, "-noout", "-subject", "-nameopt", "RFC2253"])
+    if rc != 0:
+        module.fail_json(msg=f"{cert_path}: openssl cannot read the certificate: {err.strip()}")
+    subject = out.strip().removeprefix("subject=").strip()
+    return subject[3:] if subject.startswith("CN=") and "," not in subject else subject
+
+
+def make_certificate(module: AnsibleModule, directory: str, days: int, common_name: str) -> None:
     key_path = os.path.join(directory, "key.pem")
     cert_path = os.path.join(directory, CERTIFICATE)
     openssl = module.get_bin_path("openssl", required=True)
-    subject = "/CN=" + os.path.basename(directory.rstrip("/"))
+    subject = subject_argument(common_name)
     request = [openssl, "req", "-x509", "-sha256", "-days", str(days), "-subj", subject, "-out", cert_path + ".tmp"]
     if os.path.exists(key_path):
         run_private(module, request + ["-key", key_path])
@@ -124,25 +162,33 @@ def main() -> None:
             "directories": {"type": "list", "elements": "path", "required": True},
             "kind": {"type": "str", "choices": ["certificate", "static_key"], "default": "certificate"},
             "certificate_days": {"type": "int", "default": 3650},
+            "common_name": {"type": "str"},
         },
         supports_check_mode=True,
     )
     kind = module.params["kind"]
     created = []
     fingerprints = {}
+    certificates = {}
     for directory in module.params["directories"]:
-        if not is_complete(directory, kind):
+        common_name = common_name_of(directory, module.params["common_name"])
+        complete = is_complete(directory, kind)
+        if complete and kind == "certificate" and module.params["common_name"] is not None:
+            # Only where asked: a certificate whose fingerprint is already pinned is otherwise never replaced.
+            complete = current_common_name(module, os.path.join(directory, CERTIFICATE)) == common_name
+        if not complete:
             created.append(directory)
             if module.check_mode:
                 continue
             os.makedirs(directory, mode=0o700, exist_ok=True)
             if kind == "certificate":
-                make_certificate(module, directory, module.params["certificate_days"])
+                make_certificate(module, directory, module.params["certificate_days"], common_name)
             else:
                 make_static_key(module, directory)
         if kind == "certificate":
             fingerprints[directory] = certificate_fingerprint(os.path.join(directory, CERTIFICATE))
-    module.exit_json(changed=bool(created), created=created, fingerprints=fingerprints)
+            certificates[directory] = certificate_pem(os.path.join(directory, CERTIFICATE))
+    module.exit_json(changed=bool(created), created=created, fingerprints=fingerprints, certificates=certificates)
 
 
 if __name__ == "__main__":

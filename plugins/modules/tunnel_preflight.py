@@ -32,7 +32,10 @@ options:
   tunnels:
     description:
       - The tunnel records (RV(sixtunnel.openvpn.tunnel_plan#filter:_value.tunnels)) whose gateway end this host
-        will carry; their C(port), C(transport), C(name) and C(gateway_unit) are read, other keys are ignored.
+        will carry; their C(port), C(transport), C(name), C(gateway_unit) and C(gateway_old_instances) are read,
+        other keys are ignored.
+      - A port held by the unit of one of the tunnel's C(gateway_old_instances) counts as its own, as the role stops
+        that instance (left by a change of the site's C(mode)) before it starts the new one.
     type: list
     elements: dict
     default: []
@@ -174,7 +177,12 @@ def main() -> None:
 
     found = {}
     listeners = [
-        {"port": int(t["port"]), "transport": t["transport"], "laptop": t["name"], "unit": t["gateway_unit"]}
+        {
+            "port": int(t["port"]),
+            "transport": t["transport"],
+            "laptop": t["name"],
+            "units": [t["gateway_unit"]] + [old["unit"] for old in t.get("gateway_old_instances") or []],
+        }
         for t in module.params["tunnels"]
     ]
     if listeners:
@@ -183,13 +191,14 @@ def main() -> None:
         for transport in ("udp", "tcp"):
             _rc, out, _err = module.run_command([ss, "-Hlnp", "--" + transport], check_rc=True)
             bound[transport] = parse_ss(out)
-        running = units_running(module, [listener["unit"] for listener in listeners])
+        running = units_running(module, list(dict.fromkeys(u for listener in listeners for u in listener["units"])))
         for listener in listeners:
             port, transport = listener["port"], listener["transport"]
             holders = [(name, pid, cgroup_of(pid)) for name, pid in bound[transport].get(port, [])]
             found[f"{transport}/{port}"] = [{"name": n, "pid": p, "cgroup": c.strip()} for n, p, c in holders]
-            foreign = [f"{name} (pid {pid})" for name, pid, cgroup in holders if listener["unit"] not in cgroup]
-            if port in bound[transport] and not holders and not running.get(listener["unit"]):
+            units = listener["units"]
+            foreign = [f"{name} (pid {pid})" for name, pid, cgroup in holders if not any(u in cgroup for u in units)]
+            if port in bound[transport] and not holders and not any(running.get(unit) for unit in units):
                 # A socket whose process ss may not name (see the description), while our unit is not running.
                 foreign.append("a process that ss cannot name (one that dropped root, such as another OpenVPN)")
             if foreign:

@@ -66,7 +66,25 @@ GATEWAY_UNIT_TEMPLATE = "openvpn-server@"
 GATEWAY_LAPTOP_SUBDIR = "laptop"
 _BOOLEAN_TEXT = {"true": True, "yes": True, "false": False, "no": False}
 LEDGER_USES = ("tunnel", "routed")
-SITE_KEYS = ("prefix", "tunnel_pool", "routed_pool", "port_base", "gateway_host", "laptop_host", "interface_prefix")
+SITE_KEYS = (
+    "prefix",
+    "tunnel_pool",
+    "routed_pool",
+    "port_base",
+    "gateway_host",
+    "laptop_host",
+    "interface_prefix",
+    "mode",
+)
+# OpenVPN's own terms (--mode): p2p, one instance per laptop (the article's layout); server, one multi-client
+# instance per transport for every laptop that can join it (docs/design.md, Server mode).
+MODES = ("p2p", "server")
+# Server-mode instances: "_" cannot follow "sixtunnel-" in a p2p instance, so no laptop name collides with them.
+SERVER_INSTANCE = {"udp": "sixtunnel_server", "tcp": "sixtunnel_server-tcp"}
+# Their devices: the site's interface prefix and these; p2p devices end in the tunnel id, a digit.
+SERVER_DEVICE_SUFFIX = {"udp": "srv", "tcp": "srv-tcp"}
+# Where a server instance keeps the key pair of a laptop that Ansible does not manage, one directory each.
+SERVER_LAPTOP_SUBDIR = "unmanaged"
 
 _INTEGER_TEXT = re.compile(r"[+-]?[0-9]+")
 _INTERFACE_CHARACTERS = re.compile(r"[A-Za-z0-9_-]*")
@@ -245,6 +263,7 @@ class _Site:
         "gateway_host",
         "interface_prefix",
         "laptop_host",
+        "mode",
         "port_base",
         "prefix",
         "routed_pool",
@@ -260,6 +279,7 @@ class _Laptop:
         "http_proxy",
         "interface",
         "managed",
+        "mode",
         "name",
         "port",
         "proto",
@@ -285,6 +305,8 @@ class _Laptop:
         self.dev_type = DEV_TYPES[0]
         self.proto = PROTOS[0]
         self.managed = True
+        # The gateway instance this laptop's tunnel ends in: its own ("p2p") or the shared one ("server").
+        self.mode = MODES[0]
         self.verify_traffic = True
         self.tun_mtu = DEFAULT_TUN_MTU
         # (host, port or None for the tunnel's own port); None: the gateway's remotes.
@@ -372,6 +394,13 @@ def _parse_site(site: t.Any, caller: str) -> _Site:
     if interface_prefix and interface_prefix[0] not in _ALPHANUMERIC:
         raise TunnelPlanError(f"{where} must start with a letter or digit")
     plan_site.interface_prefix = interface_prefix
+
+    mode = site.get("mode")
+    if mode is None:
+        mode = MODES[0]
+    if mode not in MODES:
+        raise TunnelPlanError(f"{caller}: site mode {_show(mode)} is not one of {', '.join(map(repr, MODES))}")
+    plan_site.mode = str(mode)
     return plan_site
 
 
@@ -440,7 +469,31 @@ def _parse_laptop(index: int, raw: t.Any, site: _Site, caller: str) -> _Laptop:
             raise TunnelPlanError(f"{who}: interface {_show(interface)} {problem}")
         laptop.interface = str(interface)
     _parse_connection(raw, laptop, who)
+    if site.mode == "server":
+        _choose_mode(raw, laptop, who)
     return laptop
+
+
+def _choose_mode(raw: Mapping, laptop: _Laptop, who: str) -> None:
+    """In a server-mode site: join the shared instance (tun, TLS), or keep a p2p instance (static key, tap).
+
+    A peer-fingerprint laptop that does not ask for a device type joins, as tun: a multi-client instance routes
+    by each laptop's address, which needs tun. What is one per instance cannot be chosen per laptop.
+    """
+    if laptop.auth != "peer_fingerprint" or raw.get("dev_type") == "tap":
+        return
+    laptop.mode = "server"
+    laptop.dev_type = "tun"
+    if laptop.port is not None:
+        raise TunnelPlanError(
+            f"{who}: port {laptop.port} cannot be chosen per laptop in server mode (every laptop shares the "
+            "server instance's port, the site's port_base); remove it, or set dev_type tap for a p2p instance"
+        )
+    if laptop.tun_mtu != DEFAULT_TUN_MTU:
+        raise TunnelPlanError(
+            f"{who}: tun_mtu {laptop.tun_mtu} cannot be chosen per laptop in server mode (the server instance "
+            f"has one, {DEFAULT_TUN_MTU}); remove it, or set dev_type tap for a p2p instance"
+        )
 
 
 def _as_bool(value: t.Any) -> bool | None:
@@ -630,6 +683,17 @@ def _assign_defaults(laptops: list[_Laptop], reserved_ids: dict[int, str], site:
     owner_by_id: dict[int, str] = {}
     owner_by_port: dict[int, str] = {}
     owner_by_interface: dict[str, str] = {}
+    # The server instances first: a p2p laptop that wants their port or device name is the one refused.
+    for transport in sorted({_transport(laptop.proto) for laptop in laptops if laptop.mode == "server"}):
+        owner = f"the server instance {SERVER_INSTANCE[transport]}"
+        device = server_device(site.interface_prefix, transport)
+        if len(device) > MAX_INTERFACE_LENGTH:
+            raise TunnelPlanError(
+                f"{caller}: site interface_prefix '{interface_prefix}' leaves no room for the server instance's "
+                f"device '{device}' ({MAX_INTERFACE_LENGTH} characters); shorten it"
+            )
+        owner_by_port.setdefault(port_base, owner)
+        owner_by_interface[device] = owner
     for laptop in laptops:
         who = f"{caller}: laptop '{laptop.name}'"
         tunnel_id = laptop.tunnel_id
@@ -654,7 +718,9 @@ def _assign_defaults(laptops: list[_Laptop], reserved_ids: dict[int, str], site:
             auto_network = (routed_pool_start + (tunnel_id << HOST_BITS), TUNNEL_PREFIXLEN)
             laptop.routed = [auto_network if network == AUTO else network for network in laptop.routed]
 
-        if laptop.port is None:
+        if laptop.mode == "server":
+            laptop.port = port_base
+        elif laptop.port is None:
             port = port_base + tunnel_id
             if port > MAX_PORT:
                 raise TunnelPlanError(
@@ -662,7 +728,8 @@ def _assign_defaults(laptops: list[_Laptop], reserved_ids: dict[int, str], site:
                     f"{MIN_PORT}..{MAX_PORT}"
                 )
             laptop.port = port
-        _claim(owner_by_port, laptop.port, laptop.name, f"{who}: port {laptop.port}")
+        if laptop.mode == "p2p":
+            _claim(owner_by_port, laptop.port, laptop.name, f"{who}: port {laptop.port}")
 
         if laptop.interface is None:
             interface = f"{interface_prefix}{tunnel_id}"
@@ -764,21 +831,42 @@ def _default_remotes(gateway_remotes: t.Any, laptops: list[_Laptop], caller: str
     return _parse_remotes(gateway_remotes, who)
 
 
+def _transport(proto: str) -> str:
+    return "tcp" if proto.startswith("tcp") else "udp"
+
+
+def server_device(interface_prefix: str, transport: str) -> str:
+    """The device of a server-mode instance on the gateway, e.g. ``sixtsrv`` (udp) or ``sixtsrv-tcp``."""
+    return interface_prefix + SERVER_DEVICE_SUFFIX[transport]
+
+
 def _tunnel_record(
     laptop: _Laptop, site: _Site, default_remotes: list[tuple[str, int | None]], export_dir: str
 ) -> dict:
     """One laptop's complete tunnel record: every field a role renders, derived here and nowhere else."""
     start, suffix = laptop.tunnel_start, f"/{TUNNEL_PREFIXLEN}"
     gateway_ip, laptop_ip = _format_ip(start + site.gateway_host), _format_ip(start + site.laptop_host)
-    transport = "tcp" if laptop.proto.startswith("tcp") else "udp"
+    transport = _transport(laptop.proto)
     remotes = [
         {"host": host, "port": laptop.port if port is None else port}
         for host, port in (default_remotes if laptop.remotes is None else laptop.remotes)
     ]
     # Where the laptop's OpenVPN packets go: the proxy, or each remote's port (its up-script and firewall).
     remote_ports = [laptop.http_proxy[1]] if laptop.http_proxy else list(dict.fromkeys(r["port"] for r in remotes))
-    instance = GATEWAY_INSTANCE_PREFIX + laptop.name
-    gateway_dir = f"{GATEWAY_CONFIG_DIR}/{instance}"
+    if laptop.mode == "server":
+        instance = SERVER_INSTANCE[transport]
+        gateway_interface = server_device(site.interface_prefix, transport)
+        gateway_laptop_subdir = f"{SERVER_LAPTOP_SUBDIR}/{laptop.name}"
+    else:
+        instance = GATEWAY_INSTANCE_PREFIX + laptop.name
+        gateway_interface = laptop.interface
+        gateway_laptop_subdir = GATEWAY_LAPTOP_SUBDIR
+    paths = _gateway_instance_paths(instance)
+    # Instances this tunnel may have ended in under the other mode or transport; the gateway removes those that
+    # exist and that no present tunnel uses (a site switched between modes leaves nothing running on its ports).
+    old_instances = [] if laptop.auth != "peer_fingerprint" else [SERVER_INSTANCE[other] for other in ("udp", "tcp")]
+    if laptop.mode == "server":
+        old_instances = [GATEWAY_INSTANCE_PREFIX + laptop.name] + [i for i in old_instances if i != instance]
     return {
         "name": laptop.name,
         "tunnel_id": laptop.tunnel_id,
@@ -791,6 +879,8 @@ def _tunnel_record(
         "laptop_ip": laptop_ip,
         "port": laptop.port,
         "interface": laptop.interface,
+        "mode": laptop.mode,
+        "gateway_interface": gateway_interface,
         "routed_networks": [_format_net(*network) for network in laptop.routed],
         "auth": laptop.auth,
         "dev_type": laptop.dev_type,
@@ -806,10 +896,22 @@ def _tunnel_record(
         "verify_traffic": laptop.verify_traffic,
         "export_dir": export_dir if laptop.export_dir is None else laptop.export_dir,
         "gateway_instance": instance,
-        "gateway_dir": gateway_dir,
-        "gateway_config": f"{gateway_dir}.conf",
-        "gateway_unit": f"{GATEWAY_UNIT_TEMPLATE}{instance}.service",
-        "gateway_laptop_dir": f"{gateway_dir}/{GATEWAY_LAPTOP_SUBDIR}",
+        "gateway_dir": paths["dir"],
+        "gateway_config": paths["config"],
+        "gateway_unit": paths["unit"],
+        "gateway_laptop_dir": f"{paths['dir']}/{gateway_laptop_subdir}",
+        "gateway_old_instances": [_gateway_instance_paths(name) for name in old_instances],
+    }
+
+
+def _gateway_instance_paths(instance: str) -> dict:
+    """Directory, configuration file and systemd unit of a gateway instance (the distribution's unit template)."""
+    directory = f"{GATEWAY_CONFIG_DIR}/{instance}"
+    return {
+        "instance": instance,
+        "dir": directory,
+        "config": f"{directory}.conf",
+        "unit": f"{GATEWAY_UNIT_TEMPLATE}{instance}.service",
     }
 
 
@@ -851,6 +953,7 @@ def _build_plan(
             "tunnel_pool": _format_net(*site.tunnel_pool),
             "routed_pool": _format_net(*site.routed_pool),
             "port_base": site.port_base,
+            "mode": site.mode,
         },
         "tunnels": tunnels,
         "ledger": [row for _start, row in ledger_rows],

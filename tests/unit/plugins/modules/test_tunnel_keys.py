@@ -57,6 +57,9 @@ def test_makes_a_key_pair_once_and_returns_openssls_fingerprint(tmp_path, capsys
     assert sorted(p.name for p in directory.iterdir()) == ["cert.pem", "key.pem"]
     assert result["fingerprints"] == {str(directory): openssl_fingerprint(directory / "cert.pem")}
     assert "CN = sixtunnel-laptop1" in openssl("x509", "-noout", "-subject", "-in", str(directory / "cert.pem"))
+    # The public certificate as openssl writes it, and nothing of the key.
+    assert result["certificates"] == {str(directory): (directory / "cert.pem").read_text()}
+    assert "PRIVATE" not in str(result)
 
     before = tree(tmp_path)
     again = run_module(capsys, directories=[str(directory)])
@@ -77,6 +80,24 @@ def test_a_lost_certificate_is_made_again_for_the_same_key(tmp_path, capsys):
     assert openssl("x509", "-noout", "-pubkey", "-in", str(directory / "cert.pem")) == public_key
     assert result["fingerprints"][str(directory)] == openssl_fingerprint(directory / "cert.pem")
     assert result["fingerprints"] != first["fingerprints"]
+
+
+def test_a_certificate_with_another_common_name_is_made_again_once_for_the_same_key(tmp_path, capsys):
+    directory = tmp_path / "sixtunnel"
+    first = run_module(capsys, directories=[str(directory)])
+    key = (directory / "key.pem").read_bytes()
+
+    # Without common_name an existing certificate is never replaced, whatever its name.
+    assert run_module(capsys, directories=[str(directory)])["changed"] is False
+    result = run_module(capsys, directories=[str(directory)], common_name="laptop/1")
+    assert result["changed"] is True and result["created"] == [str(directory)]
+    assert (directory / "key.pem").read_bytes() == key
+    assert "CN=laptop/1" in openssl(
+        "x509", "-noout", "-subject", "-nameopt", "RFC2253", "-in", str(directory / "cert.pem")
+    )
+    assert result["fingerprints"] != first["fingerprints"]
+    again = run_module(capsys, directories=[str(directory)], common_name="laptop/1")
+    assert again == {**result, "changed": False, "created": []}
 
 
 def test_check_mode_makes_nothing_and_returns_the_fingerprints_of_what_exists(tmp_path, capsys):

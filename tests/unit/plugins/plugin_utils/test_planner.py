@@ -131,6 +131,7 @@ def test_plan_of_the_seed_layout():
             "tunnel_pool": "2001:db8:abba:1000::/52",
             "routed_pool": "2001:db8:abba:2000::/52",
             "port_base": 1194,
+            "mode": "p2p",
         },
         "tunnels": [
             {
@@ -144,6 +145,8 @@ def test_plan_of_the_seed_layout():
                 "laptop_ip": "2001:db8:abba:1000::2",
                 "port": 1194,
                 "interface": "sixt0",
+                "mode": "p2p",
+                "gateway_interface": "sixt0",
                 "routed_networks": ["2001:db8:abba:2000::/64"],
                 "managed": True,
                 "auth": "peer_fingerprint",
@@ -163,6 +166,15 @@ def test_plan_of_the_seed_layout():
                 "gateway_config": "/etc/openvpn/server/sixtunnel-laptop1.conf",
                 "gateway_unit": "openvpn-server@sixtunnel-laptop1.service",
                 "gateway_laptop_dir": "/etc/openvpn/server/sixtunnel-laptop1/laptop",
+                "gateway_old_instances": [
+                    {
+                        "instance": name,
+                        "dir": f"/etc/openvpn/server/{name}",
+                        "config": f"/etc/openvpn/server/{name}.conf",
+                        "unit": f"openvpn-server@{name}.service",
+                    }
+                    for name in ("sixtunnel_server", "sixtunnel_server-tcp")
+                ],
             }
         ],
         "ledger": [
@@ -241,6 +253,7 @@ def test_plan_honours_overrides():
         "tunnel_pool": "2001:db8:abba:10::/63",
         "routed_pool": "2001:db8:abba:12::/63",
         "port_base": 51000,
+        "mode": "p2p",
     }
     laptop2, laptop1 = plan["tunnels"]
     assert laptop1["prefix"] == "2001:db8:abba:11::/64"
@@ -293,7 +306,7 @@ SITE_REFUSALS = [
         {"prefix": SITE_PREFIX, "tunel_pool": "2001:db8:abba:1000::/52"},
         (
             "tunnel_plan: site has unknown key 'tunel_pool'; known keys are prefix, tunnel_pool, routed_pool, "
-            "port_base, gateway_host, laptop_host, interface_prefix"
+            "port_base, gateway_host, laptop_host, interface_prefix, mode"
         ),
     ),
     ({"prefix": "abba"}, "tunnel_plan: site prefix 'abba' is not an IPv6 network in CIDR form"),
@@ -993,3 +1006,96 @@ def test_empty_gateway_remotes_are_refused_for_the_laptops_that_rely_on_them():
         plan_tunnels(SITE, [laptop("laptop1", 0, remotes=["gw"]), laptop("laptop2", 1)], gateway_remotes=[])
     plan = plan_tunnels(SITE, [laptop("laptop1", 0, remotes=["gw"])], gateway_remotes=[])
     assert plan["tunnels"][0]["remotes"] == [{"host": "gw", "port": 1194}]
+
+
+# --- server mode -----------------------------------------------------------------------------
+
+SERVER_SITE = {"prefix": SITE_PREFIX, "mode": "server"}
+
+
+def test_server_mode_keeps_every_address_and_ledger_row():
+    laptops = [
+        laptop("laptop1", 0, routed_networks=["auto"]),
+        laptop("laptop2", 1, auth="static_key"),
+        laptop("laptop3", 2, proto="tcp"),
+        laptop("laptop4", 3, dev_type="tap"),
+    ]
+    p2p, server = plan_tunnels(SITE, laptops), plan_tunnels(SERVER_SITE, laptops)
+    assert server["ledger"] == p2p["ledger"]
+    kept = ("name", "tunnel_id", "prefix", "gateway_address", "laptop_address", "routed_networks", "interface")
+    assert [{key: t[key] for key in kept} for t in server["tunnels"]] == [
+        {key: t[key] for key in kept} for t in p2p["tunnels"]
+    ]
+    by_name = {t["name"]: t for t in server["tunnels"]}
+    assert by_name["laptop1"]["mode"] == "server"
+    assert by_name["laptop1"]["dev_type"] == "tun"
+    assert by_name["laptop1"]["port"] == 1194
+    assert by_name["laptop1"]["gateway_instance"] == "sixtunnel_server"
+    assert by_name["laptop1"]["gateway_interface"] == "sixtsrv"
+    assert by_name["laptop1"]["gateway_unit"] == "openvpn-server@sixtunnel_server.service"
+    assert by_name["laptop1"]["gateway_laptop_dir"] == "/etc/openvpn/server/sixtunnel_server/unmanaged/laptop1"
+    assert by_name["laptop3"]["gateway_instance"] == "sixtunnel_server-tcp"
+    assert by_name["laptop3"]["gateway_interface"] == "sixtsrv-tcp"
+    assert by_name["laptop3"]["port"] == 1194
+    assert by_name["laptop3"]["gateway_proto"] == "tcp6-server"
+    # What the p2p layout or the other transport left behind is named, so the gateway can remove it.
+    assert [i["instance"] for i in by_name["laptop1"]["gateway_old_instances"]] == [
+        "sixtunnel-laptop1",
+        "sixtunnel_server-tcp",
+    ]
+    assert by_name["laptop2"]["gateway_old_instances"] == []
+    # Laptops that cannot join keep what p2p mode gives them.
+    for name in ("laptop2", "laptop4"):
+        assert by_name[name]["mode"] == "p2p"
+        assert by_name[name] == {**p2p["tunnels"][[t["name"] for t in p2p["tunnels"]].index(name)], "mode": "p2p"}
+    assert by_name["laptop2"]["dev_type"] == "tap"
+    assert server["site"]["mode"] == "server"
+
+
+SERVER_REFUSALS = [
+    (
+        [laptop("laptop1", 0, port=2000)],
+        (
+            "tunnel_plan: laptop 'laptop1': port 2000 cannot be chosen per laptop in server mode (every laptop shares "
+            "the server instance's port, the site's port_base); remove it, or set dev_type tap for a p2p instance"
+        ),
+    ),
+    (
+        [laptop("laptop1", 0, tun_mtu=1400)],
+        (
+            "tunnel_plan: laptop 'laptop1': tun_mtu 1400 cannot be chosen per laptop in server mode (the server "
+            "instance has one, 1280); remove it, or set dev_type tap for a p2p instance"
+        ),
+    ),
+    (
+        [laptop("laptop1", 1), laptop("laptop2", 0, auth="static_key")],
+        "tunnel_plan: laptop 'laptop2': port 1194 is already used by 'the server instance sixtunnel_server'",
+    ),
+    (
+        [laptop("laptop1", 0), laptop("laptop2", 2, dev_type="tap", interface="sixtsrv")],
+        "tunnel_plan: laptop 'laptop2': interface 'sixtsrv' is already used by 'the server instance sixtunnel_server'",
+    ),
+]
+
+
+@pytest.mark.parametrize(("laptops", "message"), SERVER_REFUSALS)
+def test_server_mode_refusals(laptops, message):
+    with pytest.raises(TunnelPlanError, match=exactly(message)):
+        plan_tunnels(SERVER_SITE, laptops)
+
+
+def test_server_mode_refuses_an_interface_prefix_too_long_for_its_device():
+    site = {**SERVER_SITE, "interface_prefix": "abcdefghijkl"}
+    with pytest.raises(
+        TunnelPlanError,
+        match=exactly(
+            "tunnel_plan: site interface_prefix 'abcdefghijkl' leaves no room for the server instance's device "
+            "'abcdefghijklsrv-tcp' (15 characters); shorten it"
+        ),
+    ):
+        plan_tunnels(site, [laptop("laptop1", 0, proto="tcp")])
+
+
+def test_site_mode_refusal():
+    with pytest.raises(TunnelPlanError, match=exactly("tunnel_plan: site mode 'multi' is not one of 'p2p', 'server'")):
+        plan_tunnels({**SITE, "mode": "multi"}, [laptop("laptop1", 0)])

@@ -1,0 +1,169 @@
+"""Proves server mode: one instance per transport carries every laptop that can join, each on its own /64.
+
+Run in this order: onboarding, isolation and offboarding use laptop4 in turn; the switch of modes comes last.
+"""
+
+import re
+import time
+
+import pytest
+from sixtunnel_molecule import (
+    SERVER_UNIT,
+    SITE_ADDRESS,
+    container,
+    main_pid,
+    molecule_inventory,
+    ping6,
+    plan_of,
+    run_playbook,
+    start_ping,
+    stop_ping,
+)
+
+UDP_INSTANCE = "openvpn-server@sixtunnel_server.service"
+TCP_INSTANCE = "openvpn-server@sixtunnel_server-tcp.service"
+P2P_SITE = '{"sixtunnel_site": {"prefix": "2001:db8:abba::/48", "mode": "p2p"}}'
+
+
+@pytest.fixture(scope="module")
+def plan(names):
+    """The plan once laptop4 is a laptop too."""
+    laptops = [names[key] for key in ("laptop1", "laptop2", "laptop3", "laptop4")]
+    return plan_of(molecule_inventory(), laptops)
+
+
+def instance_pids(names):
+    """Main PIDs of the gateway's instances: both server instances and laptop2's p2p one."""
+    gateway = container(names["gateway"])
+    units = (UDP_INSTANCE, TCP_INSTANCE, SERVER_UNIT.format(names["laptop2"]))
+    return {unit: main_pid(gateway, unit) for unit in units}
+
+
+def laptop_address(host, device):
+    """The global IPv6 addresses on a laptop's tunnel device."""
+    return set(re.findall(r"inet6 (\S+) scope global", host.check_output(f"ip -6 addr show dev {device}")))
+
+
+def test_each_laptop_ends_in_its_instance(names, plan):
+    gateway = container(names["gateway"])
+    assert plan[names["laptop1"]]["mode"] == plan[names["laptop3"]]["mode"] == "server"
+    assert plan[names["laptop2"]]["mode"] == "p2p", "a static-key laptop cannot join a server instance"
+    for unit, pid in instance_pids(names).items():
+        assert pid, f"{unit} does not run on the gateway"
+    # Three OpenVPN processes for three laptops over two transports: one per instance, none per joined laptop.
+    assert len(gateway.check_output("pgrep -x openvpn").split()) == 3
+    assert not gateway.file(f"/etc/openvpn/server/sixtunnel-{names['laptop1']}.conf").exists
+
+
+@pytest.mark.parametrize("laptop", ["laptop1", "laptop2", "laptop3"])
+def test_traffic_passes_both_ways(names, plan, laptop):
+    name = names[laptop]
+    tunnel, host, gateway = plan[name], container(name), container(names["gateway"])
+    assert laptop_address(host, tunnel["interface"]) == {tunnel["laptop_address"]}
+    assert ping6(host, tunnel["gateway_ip"]), f"{name} cannot ping its gateway end {tunnel['gateway_ip']}"
+    assert ping6(host, SITE_ADDRESS), f"{name} cannot reach the site address {SITE_ADDRESS}"
+    assert ping6(gateway, tunnel["laptop_ip"]), f"the gateway cannot ping {name} at {tunnel['laptop_ip']}"
+
+
+def test_routed_network_reaches_its_laptop(names, plan):
+    name = names["laptop1"]
+    (network,) = plan[name]["routed_networks"]
+    address = network.split("/")[0] + "1"
+    container(name).check_output(f"ip -6 addr replace {address}/128 dev lo")
+    assert ping6(container(names["gateway"]), address), f"the gateway cannot reach {address} behind {name}"
+
+
+def test_onboarding_with_limit_restarts_no_instance(names, plan, ledger_file, onboarding_inventory):
+    laptop1, laptop4 = names["laptop1"], names["laptop4"]
+    before = instance_pids(names)
+    start_ping(container(laptop1), plan[laptop1]["gateway_ip"])
+    started = time.monotonic()
+    try:
+        rc, output = run_playbook(
+            "-i", str(onboarding_inventory), "--limit", f"{names['gateway']},{laptop4}",
+            "-e", f"sixtunnel_ledger_file={ledger_file}", "sixtunnel.openvpn.site",
+        )  # fmt: skip
+    finally:
+        transmitted, received = stop_ping(container(laptop1))
+    print(
+        f"\nMEASURED server_mode: onboarding {laptop4} with --limit took {time.monotonic() - started:.0f} s;"
+        f" {laptop1}'s ping6 through the server instance: {transmitted} sent, {transmitted - received} lost"
+    )
+    assert rc == 0, output
+    assert transmitted == received, f"laptop1 lost {transmitted - received} of {transmitted} pings"
+    assert instance_pids(names) == before, "an instance was restarted by the onboarding run"
+    tunnel = plan[laptop4]
+    assert laptop_address(container(laptop4), tunnel["interface"]) == {tunnel["laptop_address"]}
+    assert ping6(container(laptop4), SITE_ADDRESS), f"{laptop4} cannot reach the site address"
+    assert ping6(container(names["gateway"]), tunnel["laptop_ip"]), f"the gateway cannot ping {laptop4}"
+
+
+def test_a_laptop_cannot_send_from_another_laptops_address(names, plan):
+    """laptop4, with its own certificate, puts laptop1's address on its device: the server instance drops that."""
+    laptop1, laptop4 = names["laptop1"], names["laptop4"]
+    host, stolen, own = container(laptop4), plan[laptop1]["laptop_ip"], plan[laptop4]["laptop_ip"]
+    host.check_output(f"ip -6 addr add {stolen}/128 dev {plan[laptop4]['interface']} nodad")
+    try:
+        answered = host.run(f"ping -6 -c 3 -W 1 -I {stolen} {SITE_ADDRESS}").rc == 0
+        # The control: the same device, the same moment, from laptop4's own address.
+        assert ping6(host, SITE_ADDRESS, options=f"-I {own}"), f"{laptop4} cannot reach the site from {own}"
+    finally:
+        host.check_output(f"ip -6 addr del {stolen}/128 dev {plan[laptop4]['interface']}")
+    assert not answered, f"{laptop4} reached the site from {laptop1}'s address {stolen}"
+    assert ping6(container(laptop1), SITE_ADDRESS), f"{laptop1} lost its tunnel"
+
+
+def test_offboarding_an_unreachable_laptop_ends_its_session(names, plan, ledger_file, onboarding_inventory):
+    """laptop4 is offboarded while it cannot be reached (stolen): its OpenVPN keeps trying, the gateway refuses it."""
+    gateway, laptop1, laptop4 = container(names["gateway"]), names["laptop1"], names["laptop4"]
+    assert ping6(container(laptop4), plan[laptop4]["gateway_ip"]), "laptop4 is not connected before offboarding"
+    before = instance_pids(names)
+    start_ping(container(laptop1), plan[laptop1]["gateway_ip"])
+    try:
+        rc, output = run_playbook(
+            "-i", str(onboarding_inventory), "--limit", names["gateway"], "-e", f"offboard={laptop4}",
+            "-e", f"sixtunnel_ledger_file={ledger_file}", "sixtunnel.openvpn.offboard",
+        )  # fmt: skip
+    finally:
+        transmitted, received = stop_ping(container(laptop1))
+    assert rc == 0, output
+    assert transmitted == received, f"laptop1 lost {transmitted - received} of {transmitted} pings"
+    assert instance_pids(names) == before, "an instance was restarted by offboarding"
+
+    # The session ended at once, and laptop4's attempts to come back are refused (its OpenVPN was not touched).
+    assert container(laptop4).file("/etc/openvpn/client/sixtunnel.conf").exists
+    assert "AUTH_FAILED" in container(laptop4).check_output(
+        "journalctl -u openvpn-client@sixtunnel.service -n 100 --no-pager -o cat"
+    ), "the gateway did not refuse laptop4's new handshake"
+    assert not ping6(container(laptop4), plan[laptop4]["gateway_ip"], attempts=5), "laptop4 still reaches the site"
+    assert plan[laptop4]["gateway_address"] not in gateway.check_output("ip -6 addr show dev sixtsrv")
+    instance = "/etc/openvpn/server/sixtunnel_server"
+    assert not gateway.file(f"{instance}/peers/{laptop4}.pem").exists
+    assert laptop4 not in gateway.file(f"{instance}/clients").content_string
+    journal = gateway.check_output(f"journalctl -u {UDP_INSTANCE} -n 200 --no-pager -o cat")
+    assert "client-connect" in journal, journal
+    assert ping6(container(laptop1), SITE_ADDRESS), f"{laptop1} lost its tunnel"
+
+
+def test_switching_modes_keeps_every_address(names, plan, ledger_file):
+    gateway = container(names["gateway"])
+    laptops = [names[key] for key in ("laptop1", "laptop2", "laptop3")]
+    ledger_before = ledger_file.read_text()
+    for mode, extra in (("p2p", ["-e", P2P_SITE]), ("server", [])):
+        rc, output = run_playbook(*extra, "-e", f"sixtunnel_ledger_file={ledger_file}", "sixtunnel.openvpn.site")
+        assert rc == 0, f"switching to {mode} mode failed:\n{output}"
+        for name in laptops:
+            tunnel, host = plan[name], container(name)
+            assert laptop_address(host, tunnel["interface"]) == {tunnel["laptop_address"]}, f"{name} in {mode}"
+            assert ping6(host, SITE_ADDRESS), f"{name} cannot reach the site in {mode} mode"
+            assert ping6(gateway, tunnel["laptop_ip"]), f"the gateway cannot ping {name} in {mode} mode"
+        joined = [f"/etc/openvpn/server/sixtunnel-{names[key]}.conf" for key in ("laptop1", "laptop3")]
+        server_configs = ["/etc/openvpn/server/sixtunnel_server.conf", "/etc/openvpn/server/sixtunnel_server-tcp.conf"]
+        present, gone = (joined, server_configs) if mode == "p2p" else (server_configs, joined)
+        for path in present:
+            assert gateway.file(path).exists, f"{path} missing in {mode} mode"
+        for path in gone:
+            assert not gateway.file(path).exists, f"{path} left behind in {mode} mode"
+        # p2p: one per laptop; server: one per transport and laptop2's own.
+        assert len(gateway.check_output("pgrep -x openvpn").split()) == 3, f"instances in {mode} mode"
+    assert ledger_file.read_text() == ledger_before, "switching modes changed the ledger"
