@@ -243,7 +243,6 @@ _value:
         tunnel_pool: 2001:db8:abba:1000::/52
         routed_pool: 2001:db8:abba:2000::/52
         port_base: 1194
-        mode: p2p
     tunnels:
       description:
         - One entry per laptop in O(laptops), absent ones included, sorted by C(tunnel_id).

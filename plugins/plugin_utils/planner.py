@@ -953,7 +953,6 @@ def _build_plan(
             "tunnel_pool": _format_net(*site.tunnel_pool),
             "routed_pool": _format_net(*site.routed_pool),
             "port_base": site.port_base,
-            "mode": site.mode,
         },
         "tunnels": tunnels,
         "ledger": [row for _start, row in ledger_rows],

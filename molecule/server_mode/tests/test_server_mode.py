@@ -8,16 +8,18 @@ import time
 
 import pytest
 from sixtunnel_molecule import (
+    EXPORT_DIR,
     SERVER_UNIT,
     SITE_ADDRESS,
     container,
     main_pid,
-    molecule_inventory,
     ping6,
     plan_of,
+    podman_cp,
     run_playbook,
     start_ping,
     stop_ping,
+    whole_inventory,
 )
 
 UDP_INSTANCE = "openvpn-server@sixtunnel_server.service"
@@ -28,8 +30,8 @@ P2P_SITE = '{"sixtunnel_site": {"prefix": "2001:db8:abba::/48", "mode": "p2p"}}'
 @pytest.fixture(scope="module")
 def plan(names):
     """The plan once laptop4 is a laptop too."""
-    laptops = [names[key] for key in ("laptop1", "laptop2", "laptop3", "laptop4")]
-    return plan_of(molecule_inventory(), laptops)
+    laptops = [names[key] for key in ("laptop1", "laptop2", "laptop3", "laptop4", "mac")]
+    return plan_of(whole_inventory(), laptops)
 
 
 def instance_pids(names):
@@ -50,7 +52,7 @@ def test_each_laptop_ends_in_its_instance(names, plan):
     assert plan[names["laptop2"]]["mode"] == "p2p", "a static-key laptop cannot join a server instance"
     for unit, pid in instance_pids(names).items():
         assert pid, f"{unit} does not run on the gateway"
-    # Three OpenVPN processes for three laptops over two transports: one per instance, none per joined laptop.
+    # Three OpenVPN processes for four laptops over two transports: one per instance, none per joined laptop.
     assert len(gateway.check_output("pgrep -x openvpn").split()) == 3
     assert not gateway.file(f"/etc/openvpn/server/sixtunnel-{names['laptop1']}.conf").exists
 
@@ -71,6 +73,25 @@ def test_routed_network_reaches_its_laptop(names, plan):
     address = network.split("/")[0] + "1"
     container(name).check_output(f"ip -6 addr replace {address}/128 dev lo")
     assert ping6(container(names["gateway"]), address), f"the gateway cannot reach {address} behind {name}"
+
+
+def test_unmanaged_laptops_profile_works_against_the_server_instance(names, plan, inventory):
+    """The exported profile alone, in a container nobody configured: the instance pushes its address and route."""
+    name, bare = names["mac"], container(inventory.get_hosts("bare_clients")[0])
+    profile = (EXPORT_DIR / f"{name}.ovpn").read_text()
+    assert "\nclient\n" in profile and "ifconfig-ipv6 " not in profile, profile
+    podman_cp(EXPORT_DIR / f"{name}.ovpn", f"{bare.backend.name}:/root/{name}.ovpn")
+    started = bare.run(
+        f"openvpn --daemon --config /root/{name}.ovpn --log /root/{name}.log --writepid /root/{name}.pid"
+    )
+    assert started.rc == 0, started.stderr
+    try:
+        assert ping6(bare, plan[name]["gateway_ip"]), bare.file(f"/root/{name}.log").content_string
+        assert ping6(bare, SITE_ADDRESS), f"{name}'s profile does not reach the site address {SITE_ADDRESS}"
+        assert plan[name]["laptop_address"] in bare.check_output("ip -6 addr show"), "the pushed address is not set"
+        assert ping6(container(names["gateway"]), plan[name]["laptop_ip"]), f"the gateway cannot ping {name}"
+    finally:
+        bare.run(f"kill $(cat /root/{name}.pid); while kill -0 $(cat /root/{name}.pid) 2>/dev/null; do sleep 0.2; done")
 
 
 def test_onboarding_with_limit_restarts_no_instance(names, plan, ledger_file, onboarding_inventory):
@@ -164,6 +185,7 @@ def test_switching_modes_keeps_every_address(names, plan, ledger_file):
             assert gateway.file(path).exists, f"{path} missing in {mode} mode"
         for path in gone:
             assert not gateway.file(path).exists, f"{path} left behind in {mode} mode"
-        # p2p: one per laptop; server: one per transport and laptop2's own.
-        assert len(gateway.check_output("pgrep -x openvpn").split()) == 3, f"instances in {mode} mode"
+        # p2p: one per laptop (mac's too); server: one per transport and laptop2's own.
+        expected = 4 if mode == "p2p" else 3
+        assert len(gateway.check_output("pgrep -x openvpn").split()) == expected, f"instances in {mode} mode"
     assert ledger_file.read_text() == ledger_before, "switching modes changed the ledger"
