@@ -17,6 +17,6 @@ options:
     description: Group of the files.
     type: str
   mode:
-    description: Mode of the files, as for M(ansible.builtin.file); quote it (C("0640")).
+    description: Mode of the files, as for M(ansible.builtin.file); quote it (C("0640")). A file's own C(mode) comes first.
     type: raw
 """

@@ -23,19 +23,51 @@ def _file_attributes() -> dict[str, dict]:
     }
 
 
-def task_argument_spec() -> dict[str, dict]:
-    """What a tunnel_files task may set, checked by the action plugin; a new copy each call (callers may change it)."""
+def _per_file_options() -> dict[str, dict]:
+    """What one file of a task's files (and of the module's) may set beyond dest and content."""
     return {
-        "template": {"type": "str", "required": True},
-        "items": {"type": "list", "elements": "dict", "required": True},
+        "mode": {"type": "raw"},
+        "validate": {"type": "str"},
+        "directory_mode": {"type": "raw"},
+    }
+
+
+def task_argument_spec() -> dict[str, dict]:
+    """What a tunnel_files task may set, checked by the action plugin; a new copy each call (callers may change it).
+
+    Two forms, checked by the action plugin with TASK_FORMS: template, items and dest (one file per item), or files
+    (a few files of different templates or contents, modes and directories).
+    """
+    return {
+        "template": {"type": "str"},
+        "items": {"type": "list", "elements": "dict"},
         "loop_var": {"type": "str", "default": "item"},
-        "dest": {"type": "str", "required": True},
+        "dest": {"type": "str"},
+        "files": {
+            "type": "list",
+            "elements": "dict",
+            "options": {
+                "dest": {"type": "str", "required": True},
+                "template": {"type": "str"},
+                "content": {"type": "str"},
+                **_per_file_options(),
+            },
+        },
         **_file_attributes(),
     }
 
 
+# The two forms of a task, as validate_argument_spec's keyword arguments.
+TASK_FORMS = {
+    "mutually_exclusive": [["files", "template"], ["files", "items"], ["files", "dest"]],
+    "required_one_of": [["files", "template"]],
+    "required_together": [["template", "items", "dest"]],
+}
+
+
 def write_argument_spec() -> dict[str, dict]:
-    """What tunnel_files_write accepts: the rendered files, the task's owner, group and mode; a new copy each call."""
+    """What tunnel_files_write accepts: the rendered files (each with its own mode, validate command and directory
+    mode, if given), the task's owner, group and mode; a new copy each call."""
     return {
         **_file_attributes(),
         "files": {
@@ -45,6 +77,7 @@ def write_argument_spec() -> dict[str, dict]:
             "options": {
                 "dest": {"type": "path", "required": True},
                 "content": {"type": "str", "required": True, "no_log": True},
+                **_per_file_options(),
             },
         },
     }

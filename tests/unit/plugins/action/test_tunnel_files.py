@@ -116,17 +116,103 @@ SECRET_PLAYBOOK = """
       no_log: true
 """
 
+FILES_PLAYBOOK = """
+- hosts: localhost
+  gather_facts: false
+  vars:
+    rules: "table inet example {}\\n"
+    firewall: &firewall
+      - dest: "{{ out }}/etc/example/rules.nft"
+        content: "{{ rules }}"
+        mode: "0640"
+        validate: "grep -q ^table %s"
+        directory_mode: "0750"
+      - dest: "{{ out }}/unit.service"
+        template: unit.j2
+  tasks:
+    - name: First run makes the directory and writes every file
+      sixtunnel.openvpn.tunnel_files:
+        files: *firewall
+        mode: "0644"
+      register: first
+
+    - name: Second run changes nothing
+      sixtunnel.openvpn.tunnel_files:
+        files: *firewall
+        mode: "0644"
+      register: second
+
+    - name: The builtin template module renders the same bytes
+      ansible.builtin.template:
+        src: unit.j2
+        dest: "{{ out }}/reference.service"
+        mode: "0644"
+
+    - name: Content the check refuses is not written
+      sixtunnel.openvpn.tunnel_files:
+        files:
+          - dest: "{{ out }}/etc/example/rules.nft"
+            content: "flush ruleset\\n"
+            validate: "grep -q ^table %s"
+      register: refused
+      ignore_errors: true
+
+    - name: Check mode reports a change with its diff and writes nothing
+      sixtunnel.openvpn.tunnel_files:
+        files:
+          - dest: "{{ out }}/etc/example/rules.nft"
+            content: "table inet other {}\\n"
+            mode: "0640"
+            validate: "grep -q ^table %s"
+      check_mode: true
+      diff: true
+      register: checked
+
+    - name: A file needs a template or a content, not both
+      sixtunnel.openvpn.tunnel_files:
+        files:
+          - {dest: "{{ out }}/both", template: unit.j2, content: x}
+      register: both
+      ignore_errors: true
+
+    - name: Two files may not write one path
+      sixtunnel.openvpn.tunnel_files:
+        files:
+          - {dest: "{{ out }}/same", content: x}
+          - {dest: "{{ out }}/same", content: y}
+      register: clash
+      ignore_errors: true
+
+    - name: Check the results
+      ansible.builtin.assert:
+        that:
+          - first.changed and first.changed_files | length == 2
+          - >-
+            first.changed_items[0] == {'dest': out ~ '/etc/example/rules.nft', 'mode': '0640',
+                                       'validate': 'grep -q ^table %s', 'directory_mode': '0750'}
+          - "first.changed_items[1] == {'dest': out ~ '/unit.service', 'template': 'unit.j2'}"
+          - not second.changed and second.changed_items == []
+          - lookup('file', out ~ '/unit.service', rstrip=false) == lookup('file', out ~ '/reference.service', rstrip=false)
+          - lookup('file', out ~ '/etc/example/rules.nft', rstrip=false) == rules
+          - refused.failed and refused.msg is search('refused the new content .exit 1., the old file is kept')
+          - lookup('file', out ~ '/etc/example/rules.nft', rstrip=false) == rules
+          - checked.changed and checked.diff | length == 1
+          - checked.diff[0].before == rules and checked.diff[0].after == 'table inet other {}\\n'
+          - both.failed and both.msg is search('files.0. .*both. needs either template or content')
+          - clash.failed and clash.msg is search('two files write .*/same')
+"""
+
 BAD_TASKS_PLAYBOOK = """
 - hosts: localhost
   gather_facts: false
   tasks:
-    - name: The internal option is not for tasks
+    - name: The two forms do not mix
       sixtunnel.openvpn.tunnel_files:
         template: secret.j2
         items: [{name: a}]
         dest: "{{ out }}/{name}.conf"
         files: [{dest: "{{ out }}/a.conf", content: x}]
-      register: internal
+      register: mixed
       ignore_errors: true
 
     - name: A required option is missing
@@ -136,11 +222,26 @@ BAD_TASKS_PLAYBOOK = """
       register: missing
       ignore_errors: true
 
+    - name: No form at all
+      sixtunnel.openvpn.tunnel_files:
+        mode: "0640"
+      register: neither
+      ignore_errors: true
+
+    - name: An option the task does not know
+      sixtunnel.openvpn.tunnel_files:
+        files: [{dest: "{{ out }}/a.conf", content: x}]
+        before: {}
+      register: unknown
+      ignore_errors: true
+
     - name: Check the results
       ansible.builtin.assert:
         that:
-          - "internal.failed and internal.msg == 'Invalid options for sixtunnel.openvpn.tunnel_files: files'"
-          - "missing.failed and missing.msg is search('missing required arguments: dest')"
+          - "mixed.failed and mixed.msg is search('mutually exclusive: files.template')"
+          - "missing.failed and missing.msg is search('parameters are required together: template, items, dest')"
+          - "neither.failed and neither.msg is search('one of the following is required: files, template')"
+          - "unknown.failed and unknown.msg == 'Invalid options for sixtunnel.openvpn.tunnel_files: before'"
 """
 
 
@@ -163,6 +264,7 @@ def playdir(tmp_path):
     (tmp_path / "templates").mkdir()
     (tmp_path / "templates" / "tunnel.conf.j2").write_text(TEMPLATE)
     (tmp_path / "templates" / "secret.j2").write_text("the-content-{{ item.name }}\n")
+    (tmp_path / "templates" / "unit.j2").write_text("{{ ansible_managed | comment }}\n[Service]\nExecStart=/bin/true\n")
     (tmp_path / "out").mkdir()
     return tmp_path
 
@@ -171,6 +273,14 @@ def test_renders_writes_and_reports_changed_items(playdir):
     result = ansible_playbook(playdir, PLAYBOOK)
     assert result.returncode == 0, result.stdout + result.stderr
     assert (playdir / "out" / "a.conf").read_text().endswith("port 1194\nroute 2001:db8::/64\nroute 2001:db8:1::/64\n")
+
+
+def test_files_form_makes_directories_validates_and_reports_changed_entries(playdir):
+    result = ansible_playbook(playdir, FILES_PLAYBOOK)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert oct((playdir / "out" / "etc" / "example").stat().st_mode & 0o777) == "0o750"
+    assert oct((playdir / "out" / "etc" / "example" / "rules.nft").stat().st_mode & 0o777) == "0o640"
+    assert oct((playdir / "out" / "unit.service").stat().st_mode & 0o777) == "0o644"
 
 
 def test_no_log_hides_content_even_with_diff_and_verbosity(playdir):

@@ -103,6 +103,85 @@ def test_missing_directory_is_a_change_in_check_mode(tmp_path, capsys):
     assert result["changed_files"] == [str(path)]
 
 
+def test_a_file_own_mode_comes_before_the_task_mode(tmp_path, capsys):
+    files = [
+        {"dest": str(tmp_path / "rules.nft"), "content": "x\n", "mode": "0640"},
+        {"dest": str(tmp_path / "unit.service"), "content": "y\n"},
+    ]
+    run_module(capsys, files=files, mode="0644")
+    assert mode_of(tmp_path / "rules.nft") == 0o640
+    assert mode_of(tmp_path / "unit.service") == 0o644
+
+
+def test_directory_mode_makes_missing_directories_and_fixes_an_existing_one(tmp_path, capsys):
+    deep = tmp_path / "a" / "b" / "c.conf"
+    files = [{"dest": str(deep), "content": "x\n", "directory_mode": "0750"}]
+    result = run_module(capsys, files=files, mode="0640")
+    assert result["changed_files"] == [str(deep)]
+    assert deep.read_text() == "x\n"
+    # Every directory it made gets the mode, as ansible.builtin.file's state=directory gives it.
+    assert (mode_of(tmp_path / "a"), mode_of(tmp_path / "a" / "b")) == (0o750, 0o750)
+    assert run_module(capsys, files=files, mode="0640")["changed"] is False
+
+    # A directory whose mode drifted is fixed, and its file reported, though the file itself is unchanged.
+    (tmp_path / "a" / "b").chmod(0o777)
+    result = run_module(capsys, files=files, mode="0640", _ansible_diff=True)
+    assert result["changed_files"] == [str(deep)]
+    assert result["before"] == {}
+    assert mode_of(tmp_path / "a" / "b") == 0o750
+
+
+def test_directory_mode_in_check_mode_makes_nothing(tmp_path, capsys):
+    path = tmp_path / "missing" / "a.conf"
+    files = [{"dest": str(path), "content": "x\n", "directory_mode": "0750"}]
+    result = run_module(capsys, files=files, _ansible_check_mode=True)
+    assert result["changed_files"] == [str(path)]
+    assert not path.parent.exists()
+
+
+def test_validate_checks_the_new_file_before_it_replaces_the_old(tmp_path, capsys):
+    rules = tmp_path / "rules.nft"
+    rules.write_text("old\n")
+    seen = tmp_path / "seen"
+    # The command sees the new content, in a temporary file beside the old one.
+    validate = f'sh -c \'cp "$1" {seen} && dirname "$1" >> {seen}\' _ %s'
+    result = run_module(capsys, files=[{"dest": str(rules), "content": "new\n", "validate": validate}])
+    assert result["changed_files"] == [str(rules)]
+    assert rules.read_text() == "new\n"
+    assert seen.read_text() == f"new\n{tmp_path}\n"
+
+
+def test_refused_content_keeps_the_old_file(tmp_path, capsys):
+    rules = tmp_path / "rules.nft"
+    rules.write_text("old\n")
+    validate = "sh -c 'echo bad rule >&2; exit 3' _ %s"
+    result = run_module(capsys, files=[{"dest": str(rules), "content": "new\n", "validate": validate}])
+    assert result["failed"] is True
+    assert result["msg"] == f"{rules}: {validate!r} refused the new content (exit 3), the old file is kept: bad rule"
+    assert rules.read_text() == "old\n"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["rules.nft"]
+
+
+def test_validate_runs_only_on_new_content_and_never_in_check_mode(tmp_path, capsys):
+    rules = tmp_path / "rules.nft"
+    rules.write_text("same\n")
+    refuse = "false %s"
+    assert run_module(capsys, files=[{"dest": str(rules), "content": "same\n", "validate": refuse}])["changed"] is False
+    result = run_module(
+        capsys, files=[{"dest": str(rules), "content": "new\n", "validate": refuse}], _ansible_check_mode=True
+    )
+    assert result["changed_files"] == [str(rules)]
+    assert rules.read_text() == "same\n"
+
+
+def test_validate_needs_the_file_placeholder(tmp_path, capsys):
+    rules = tmp_path / "rules.nft"
+    result = run_module(capsys, files=[{"dest": str(rules), "content": "x\n", "validate": "nft -c -f"}])
+    assert result["failed"] is True
+    assert result["msg"] == f"{rules}: validate must contain %s (the new file): 'nft -c -f'"
+    assert not rules.exists()
+
+
 def test_needs_the_rendered_files(capsys):
     result = run_module(capsys, mode="0640")
     assert result["failed"] is True
@@ -162,16 +241,20 @@ def test_task_and_write_specs_share_the_file_attributes():
     assert {name: task[name] for name in ("owner", "group", "mode")} == {
         name: write[name] for name in ("owner", "group", "mode")
     }
-    assert "files" not in task
+    # And each file's own attributes, check and directory.
+    per_file = ("mode", "validate", "directory_mode")
+    assert {name: task["files"]["options"][name] for name in per_file} == {
+        name: write["files"]["options"][name] for name in per_file
+    }
     assert write["files"]["options"]["content"]["no_log"] is True
 
 
 def test_specs_are_fresh_copies():
     _tunnel_files.write_argument_spec()["files"]["options"]["content"]["no_log"] = False
     _tunnel_files.write_argument_spec()["mode"]["type"] = "str"
-    _tunnel_files.task_argument_spec()["dest"]["required"] = False
+    _tunnel_files.task_argument_spec()["dest"]["type"] = "int"
     _tunnel_files.task_argument_spec()["mode"]["type"] = "int"
     assert _tunnel_files.write_argument_spec()["files"]["options"]["content"]["no_log"] is True
     assert _tunnel_files.write_argument_spec()["mode"]["type"] == "raw"
-    assert _tunnel_files.task_argument_spec()["dest"]["required"] is True
+    assert _tunnel_files.task_argument_spec()["dest"]["type"] == "str"
     assert _tunnel_files.task_argument_spec()["mode"]["type"] == "raw"
