@@ -15,7 +15,7 @@ started from them: one tunnel per pair (the others' units stopped), so no tunnel
 lists, conntrack table or CPU queue with another one of the run. A variant is a role profile with a few
 directives of its rendered configuration changed, or its gateway table changed, in its own pair.
 
-Then, for each round, every profile in turn (A B C ... A B C ...): iperf3 TCP from the laptop to the gateway end,
+Then, for each round, every profile in turn (A B C ... B C A ...: each round starts one later): iperf3 TCP from the laptop to the gateway end,
 with the CPU time of both OpenVPN processes (/proc/PID/stat) and the packets of both tunnel devices
 (/sys/class/net/DEV/statistics) read before and after; iperf3 UDP at a fixed rate for loss and jitter; ping6 for
 the round-trip time; the host's load average. `default-again` is `default` once more, in a pair of its own: its gap
@@ -74,8 +74,10 @@ ROLE_PROFILES = [
 ]
 
 # Each profile: its role profile, then what is changed in its pair. gateway/laptop: directive -> value ("" a flag,
-# None: removed; "{gateway_address}" is the pair gateway's address); nft: "conntrack" drops the notrack chains from
-# the rendered table, "off" removes the table. versions: the OpenVPN versions it runs on.
+# None: removed; "{gateway_address}" is the pair gateway's address); nft: the gateway's table as the role renders it
+# by default (absent: the converge renders the notrack chains, openvpn_server_firewall_notrack: true, and the pair
+# drops them, which gives the default's table), "notrack" keeps them, "off" removes the table. versions: the OpenVPN
+# versions it runs on.
 PROFILES = [
     {"name": "seed", "role": "seed", "versions": ("26", "27")},
     {"name": "default", "role": "default", "versions": ("26", "27")},
@@ -86,12 +88,12 @@ PROFILES = [
         "description": "`default` again in a pair of its own: the noise control (its gap to `default` is the run's noise)",
     },
     {
-        "name": "conntrack",
+        "name": "notrack",
         "role": "default",
-        "nft": "conntrack",
+        "nft": "notrack",
         "versions": ("26", "27"),
-        "description": "the default with the gateway's table as it was before the notrack chains: the tunnel's UDP "
-        "packets go through connection tracking (today's default before this change)",
+        "description": "the default with `openvpn_server_firewall_notrack: true`: the gateway's table exempts the "
+        "tunnel's UDP packets from connection tracking (chains transport_in and transport_out)",
     },
     {
         "name": "no-firewall",
@@ -119,7 +121,7 @@ PROFILES = [
     },
 ]
 # Profiles whose system calls per packet are counted after the rounds (a short extra TCP run each).
-SYSCALL_PROFILES = ("seed", "default", "conntrack", "seed-2.7", "default-2.7")
+SYSCALL_PROFILES = ("seed", "default", "notrack", "seed-2.7", "default-2.7")
 NFT_FILE = "/etc/sixtunnel/nftables.nft"
 
 
@@ -166,6 +168,8 @@ def write_inventory(directory: Path, ssh_dir: Path, gateway: str, laptop: str) -
         "      hosts:\n"
         f"        {gateway}:\n"
         f"          sixtunnel_gateway_remotes: [{gateway}]\n"
+        "          # Rendered for the `notrack` profile; every other pair drops these chains (the default's table).\n"
+        "          openvpn_server_firewall_notrack: true\n"
         "    sixtunnel_laptops:\n"
         "      vars:\n"
         f"        ansible_host: {laptop}\n"
@@ -187,7 +191,8 @@ def derive(config: str, changes: dict) -> str:
 
 
 def without_notrack(table: str) -> str:
-    """The rendered nft file without its notrack chains (transport_in, transport_out) and their comment."""
+    """The rendered nft file without its notrack chains (transport_in, transport_out) and their comment: the table
+    the role renders with openvpn_server_firewall_notrack false. Raises RuntimeError if they cannot be found."""
     stripped = re.sub(
         r"\n\t# The UDP tunnels' own packets.*?\n\tchain transport_out \{.*?\n\t\}\n", "\n", table, flags=re.DOTALL
     )
@@ -260,12 +265,12 @@ def start_pair(profile: dict, tag: str) -> None:
         # verb 3 on every profile alike: OpenVPN then says at start why it does not use DCO (at its default, verb 1,
         # it says nothing); it logs nothing per packet below verb 5.
         benchlab.write_file(container, path, derive(config, changes | {"verb": "3"}), "0600")
-    if profile.get("nft") == "conntrack":
+    if profile.get("nft") == "off":
+        benchlab.sh(gateway, "systemctl stop sixtunnel-nftables")
+    elif profile.get("nft") != "notrack":
         table = without_notrack(benchlab.sh(gateway, f"cat {NFT_FILE}"))
         benchlab.write_file(gateway, NFT_FILE, table, "0600")
         benchlab.sh(gateway, f"nft -f {NFT_FILE}")
-    elif profile.get("nft") == "off":
-        benchlab.sh(gateway, "systemctl stop sixtunnel-nftables")
     benchlab.sh(gateway, f"systemctl restart {profile['gateway_unit']}")
     benchlab.sh(laptop, f"systemctl restart {profile['laptop_unit']}")
     table = benchlab.sh(gateway, "nft list table inet sixtunnel 2>/dev/null", check=False)
@@ -565,7 +570,9 @@ def main(argv: list[str] | None = None) -> int:
 
         samples = {profile["name"]: [] for profile in profiles}
         for round_number in range(args.rounds):
-            for profile in profiles:
+            # Each round starts one profile later: no profile always follows the same one.
+            shift = round_number % len(profiles)
+            for profile in profiles[shift:] + profiles[:shift]:
                 sample = measure(profile, args.seconds, args.udp_seconds, args.udp_rate, clock_ticks)
                 samples[profile["name"]].append(sample)
                 benchlab.log(

@@ -156,3 +156,13 @@ def test_gateway_table_checks_with_nft_where_it_can():
     if "Operation not permitted" in result.stderr:
         pytest.skip("nft -c needs root")
     assert result.returncode == 0, result.stderr
+
+
+def test_notrack_is_opt_in():
+    # The bench measured no saving beyond its noise (docs/benchmarks.md): a default table has no notrack chains.
+    import yaml
+
+    defaults = yaml.safe_load((REPO / "roles/openvpn_server/defaults/main.yml").read_text())
+    assert defaults["openvpn_server_firewall_notrack"] is False
+    specs = yaml.safe_load((REPO / "roles/openvpn_server/meta/argument_specs.yml").read_text())
+    assert specs["argument_specs"]["main"]["options"]["openvpn_server_firewall_notrack"]["default"] is False
