@@ -180,7 +180,8 @@ BENCH := $(CACHE)/bench
 bench: image $(VENV)/.bench.stamp
 	rm -rf $(BENCH)/dist $(BENCH)/collections && mkdir -p $(BENCH)/dist
 	ansible-galaxy collection build --force --output-path $(BENCH)/dist .
-	export ANSIBLE_COLLECTIONS_PATH=$(BENCH)/collections SIXTUNNEL_IMAGE=$$(cat $(CACHE)/image-name); \
+	export ANSIBLE_COLLECTIONS_PATH=$(BENCH)/collections SIXTUNNEL_IMAGE=$$(cat $(CACHE)/image-name) \
+	    SIXTUNNEL_IMAGE_27=$$(cat $(CACHE)/image27-name); \
 	  ansible-galaxy collection install --force --no-deps -p $(BENCH)/collections $(BENCH)/dist/sixtunnel-openvpn-*.tar.gz; \
 	  python benchmarks/bench_dataplane.py --out $(BENCH); \
 	  python benchmarks/bench_controlplane.py --out $(BENCH)

@@ -4,8 +4,8 @@
 
 """What the benchmarks share: their podman containers, ansible-playbook runs and a description of the machine.
 
-Every container and network is named sixtunnel-bench-*, so the benchmarks never touch the lab's or Molecule's,
-and test traffic only ever goes between these containers.
+Every container and network is named sixtunnel-bench-* (SIXTUNNEL_BENCH_PREFIX changes that, for two runs on one
+host), so the benchmarks never touch the lab's or Molecule's, and test traffic only ever goes between these containers.
 """
 
 from __future__ import annotations
@@ -21,8 +21,9 @@ import time
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-NETWORK = "sixtunnel-bench"
-PREFIX = "sixtunnel-bench-"
+# Container names are global on the host: a second run beside another one takes a prefix of its own.
+PREFIX = os.environ.get("SIXTUNNEL_BENCH_PREFIX", "sixtunnel-bench-")
+NETWORK = PREFIX.rstrip("-")
 
 
 def log(message: str) -> None:
@@ -61,15 +62,16 @@ def ensure_network() -> None:
         run(["podman", "network", "create", "--ipv6", NETWORK])
 
 
-def start_container(name: str) -> None:
-    """A fresh container like the lab's: systemd as PID 1, a tun device, NET_ADMIN, IPv6 forwarding on."""
+def start_container(name: str, image_name: str | None = None) -> None:
+    """A fresh container like the lab's: systemd as PID 1, a tun device, NET_ADMIN, IPv6 forwarding on; from
+    image_name (default: SIXTUNNEL_IMAGE)."""
     assert name.startswith(PREFIX)
     remove_containers([name])
     ensure_network()
     run(
         ["podman", "run", "-d", "--name", name, "--hostname", name, "--network", NETWORK, "--systemd", "always"]
         + ["--cap-add", "NET_ADMIN", "--device", "/dev/net/tun", "--sysctl", "net.ipv6.conf.all.forwarding=1"]
-        + [image(), "/sbin/init"]
+        + [image_name or image(), "/sbin/init"]
     )
 
 

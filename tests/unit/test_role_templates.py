@@ -19,3 +19,150 @@ def test_template_starts_with_ansible_managed(template):
     # A script keeps its shebang first; the header is the next line.
     first = lines[1] if lines[0].startswith("#!") else lines[0]
     assert first.startswith(MANAGED_HEADER), f"{template.name} starts with {first!r}"
+
+
+# Rendering the roles' templates with Jinja2 alone: Ansible's `comment` filter and `version` test are all they use
+# beyond Jinja2's own (StrictUndefined: a variable a template needs and a test forgot fails the test).
+def render(template: str, **variables) -> str:
+    from ansible.plugins.filter.core import comment, to_json
+    from ansible.plugins.test.core import version_compare
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+    environment = Environment(loader=FileSystemLoader(str(REPO)), undefined=StrictUndefined, keep_trailing_newline=True)
+    environment.filters["comment"] = comment
+    environment.filters["to_json"] = to_json
+    environment.tests["ansible.builtin.version"] = version_compare
+    return environment.get_template(template).render(ansible_managed="Ansible managed", **variables)
+
+
+def rendered_lines(text: str) -> list[str]:
+    """The directives or rules: comments and blank lines dropped, whitespace stripped."""
+    return [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+
+
+def gateway_tunnel(dev_type="tap", transport="udp", tunnel_id=0):
+    return {
+        "name": f"laptop{tunnel_id}",
+        "prefix": f"2001:db8:abba:{0x1000 + tunnel_id:x}::/64",
+        "routed_networks": [],
+        "tunnel_id": tunnel_id,
+        "interface": f"sixt{tunnel_id}",
+        "dev_type": dev_type,
+        "tun_mtu": 1280,
+        "gateway_proto": "udp6" if transport == "udp" else "tcp6-server",
+        "laptop_proto": "udp" if transport == "udp" else "tcp-client",
+        "port": 1194 + tunnel_id,
+        "transport": transport,
+        "auth": "peer_fingerprint",
+        "gateway_dir": f"/etc/openvpn/server/sixtunnel-laptop{tunnel_id}",
+        "remotes": [{"host": "vpn.example.org", "port": 1194 + tunnel_id}],
+        "http_proxy": None,
+    }
+
+
+def render_gateway_conf(tunnel, version="2.6.14"):
+    return render(
+        "roles/openvpn_server/templates/tunnel.conf.j2",
+        tunnel=tunnel,
+        openvpn_server_keepalive="5 60",
+        openvpn_server_socket_buffer=2097152,
+        openvpn_server_fast_io=True,
+        tunnel_common_openvpn_version=version,
+        __openvpn_server_user="nobody",
+        __openvpn_server_group="nogroup",
+        __openvpn_server_laptop_fingerprints={tunnel["name"]: "AB:CD"},
+    )
+
+
+def render_laptop_conf(tunnel, version="2.6.14"):
+    return render(
+        "roles/openvpn_client/templates/tunnel.conf.j2",
+        openvpn_client_tunnel=tunnel,
+        openvpn_client_keepalive="5 60",
+        openvpn_client_socket_buffer=2097152,
+        openvpn_client_fast_io=True,
+        tunnel_common_openvpn_version=version,
+        __openvpn_client_user="nobody",
+        __openvpn_client_group="nogroup",
+        __openvpn_client_dir="/etc/openvpn/client/sixtunnel",
+        openvpn_client_gateway_fingerprint="AB:CD",
+    )
+
+
+def render_gateway_nft(tunnels, notrack=True):
+    return render(
+        "roles/openvpn_server/templates/sixtunnel.nft.j2",
+        __openvpn_server_present=tunnels,
+        openvpn_server_firewall_notrack=notrack,
+        openvpn_server_allow_laptop_to_laptop=False,
+    )
+
+
+@pytest.mark.parametrize("version", ["2.6.14", "2.7.8"])
+@pytest.mark.parametrize("render_conf", [render_gateway_conf, render_laptop_conf], ids=["gateway", "laptop"])
+def test_tun_queue_holds_1000_packets_on_both_ends(render_conf, version):
+    # A tun device's own queue (500) drops under one TCP flow; a tap device has 1000 already and gets no line.
+    assert "txqueuelen 1000" in rendered_lines(render_conf(gateway_tunnel("tun"), version))
+    assert not any(
+        line.startswith("txqueuelen") for line in rendered_lines(render_conf(gateway_tunnel("tap"), version))
+    )
+
+
+@pytest.mark.parametrize("dev_type", ["tap", "tun"])
+@pytest.mark.parametrize("render_conf", [render_gateway_conf, render_laptop_conf], ids=["gateway", "laptop"])
+def test_nothing_rendered_disables_dco(render_conf, dev_type):
+    # DCO (tun, TLS) is OpenVPN's own choice at start: no line may switch it off or pick an option it refuses.
+    lines = rendered_lines(render_conf(gateway_tunnel(dev_type)))
+    refused = ("disable-dco", "fragment", "comp-lzo", "compress", "shaper", "secret")
+    assert not [line for line in lines if line.split()[0] in refused]
+
+
+def test_gateway_table_exempts_udp_transport_from_conntrack_both_ways():
+    tunnels = [gateway_tunnel(tunnel_id=0), gateway_tunnel(tunnel_id=1), gateway_tunnel(transport="tcp", tunnel_id=2)]
+    lines = rendered_lines(render_gateway_nft(tunnels))
+    # Raw priority runs before conntrack (-200); only packets to this host: a forwarded flow stays tracked.
+    assert "type filter hook prerouting priority raw; policy accept;" in lines
+    assert "fib daddr type local udp dport { 1194, 1195 } notrack" in lines
+    assert "type filter hook output priority raw; policy accept;" in lines
+    assert "udp sport { 1194, 1195 } notrack" in lines
+    # The input rule accepts by port, without state: it holds for untracked packets too.
+    assert 'udp dport 1194 counter accept comment "tunnel of laptop0"' in lines
+    assert 'tcp dport 1196 counter accept comment "tunnel of laptop2"' in lines
+    # TCP tunnels keep conntrack: only UDP ports are in the notrack rules.
+    assert not any("1196" in line and "notrack" in line for line in lines)
+
+
+@pytest.mark.parametrize(
+    "tunnels, notrack",
+    [([gateway_tunnel()], False), ([], True), ([gateway_tunnel(transport="tcp")], True)],
+    ids=["notrack off", "no tunnels", "tcp only"],
+)
+def test_gateway_table_has_no_notrack_chains_without_udp_ports_or_when_off(tunnels, notrack):
+    text = render_gateway_nft(tunnels, notrack)
+    assert "notrack" not in text
+    assert "transport_in" not in text
+
+
+def test_gateway_table_checks_with_nft_where_it_can():
+    # The kernel's own check of the rendered table, where nft runs as root (the host of `make bench`, a gateway).
+    import shutil
+    import subprocess
+
+    nft = shutil.which("nft")
+    if not nft:
+        pytest.skip("no nft")
+    text = render_gateway_nft([gateway_tunnel(tunnel_id=0), gateway_tunnel("tun", tunnel_id=1)])
+    result = subprocess.run([nft, "-c", "-f", "-"], input=text, capture_output=True, text=True, check=False)
+    if "Operation not permitted" in result.stderr:
+        pytest.skip("nft -c needs root")
+    assert result.returncode == 0, result.stderr
+
+
+def test_notrack_is_opt_in():
+    # The bench measured no saving beyond its noise (docs/benchmarks.md): a default table has no notrack chains.
+    import yaml
+
+    defaults = yaml.safe_load((REPO / "roles/openvpn_server/defaults/main.yml").read_text())
+    assert defaults["openvpn_server_firewall_notrack"] is False
+    specs = yaml.safe_load((REPO / "roles/openvpn_server/meta/argument_specs.yml").read_text())
+    assert specs["argument_specs"]["main"]["options"]["openvpn_server_firewall_notrack"]["default"] is False
