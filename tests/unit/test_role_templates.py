@@ -47,6 +47,8 @@ def gateway_tunnel(dev_type="tap", transport="udp", tunnel_id=0):
         "routed_networks": [],
         "tunnel_id": tunnel_id,
         "interface": f"sixt{tunnel_id}",
+        "mode": "p2p",
+        "gateway_interface": f"sixt{tunnel_id}",
         "dev_type": dev_type,
         "tun_mtu": 1280,
         "gateway_proto": "udp6" if transport == "udp" else "tcp6-server",
@@ -166,3 +168,102 @@ def test_notrack_is_opt_in():
     assert defaults["openvpn_server_firewall_notrack"] is False
     specs = yaml.safe_load((REPO / "roles/openvpn_server/meta/argument_specs.yml").read_text())
     assert specs["argument_specs"]["main"]["options"]["openvpn_server_firewall_notrack"]["default"] is False
+
+
+# --- server mode: records from the planner itself ----------------------------------------------
+
+
+def server_plan():
+    """A server-mode site: laptop1 (routes a /64) and laptop3 (TCP) join, laptop2 (static key) keeps p2p."""
+    from ansible_collections.sixtunnel.openvpn.plugins.plugin_utils.planner import plan_tunnels
+
+    laptops = [
+        {"name": "laptop1", "tunnel_id": 1, "routed_networks": ["auto"]},
+        {"name": "laptop2", "tunnel_id": 2, "auth": "static_key"},
+        {"name": "laptop3", "tunnel_id": 3, "proto": "tcp"},
+    ]
+    return plan_tunnels({"prefix": "2001:db8:abba::/48", "mode": "server"}, laptops)["tunnels"]
+
+
+def server_instance(tunnels, transport):
+    joined = [t for t in tunnels if t["mode"] == "server" and t["transport"] == transport]
+    first = joined[0]
+    return {
+        "name": first["gateway_instance"],
+        "dir": first["gateway_dir"],
+        "interface": first["gateway_interface"],
+        "port": first["port"],
+        "proto": first["gateway_proto"],
+        "transport": transport,
+        "tun_mtu": first["tun_mtu"],
+        "tunnels": joined,
+    }
+
+
+@pytest.mark.parametrize("version", ["2.6.14", "2.7.8"])
+def test_server_instance_leaves_dco_on_and_reads_laptops_per_handshake(version):
+    instance = server_instance(server_plan(), "udp")
+    lines = rendered_lines(
+        render(
+            "roles/openvpn_server/templates/server.conf.j2",
+            instance=instance,
+            openvpn_server_keepalive="5 60",
+            openvpn_server_socket_buffer=2097152,
+            openvpn_server_fast_io=True,
+            tunnel_common_openvpn_version=version,
+            __openvpn_server_instance_user="sixtunnel",
+            __openvpn_server_instance_group="sixtunnel",
+        )
+    )
+    # What DCO needs in server mode (README.dco.md): tun, topology subnet, TLS; nothing that turns it off.
+    for line in ("mode server", "tls-server", "topology subnet", "dev-type tun", "txqueuelen 1000"):
+        assert line in lines
+    refused = ("disable-dco", "fragment", "comp-lzo", "compress", "shaper", "secret", "client-to-client")
+    assert not [line for line in lines if line.split()[0] in refused]
+    # Per handshake, never at start only: a new laptop needs no restart.
+    assert "capath /etc/openvpn/server/sixtunnel_server/peers" in lines
+    assert "client-connect /etc/openvpn/server/sixtunnel_server/connect.sh" in lines
+    assert not [line for line in lines if line.startswith(("peer-fingerprint", "ca ", "client-config-dir"))]
+
+
+def test_clients_give_each_laptop_its_own_address_and_networks():
+    tunnels = server_plan()
+    instance = server_instance(tunnels, "udp")
+    text = render(
+        "roles/openvpn_server/templates/clients.j2",
+        instance=instance,
+        __openvpn_server_laptop_fingerprints={"laptop1": "AA:01"},
+    )
+    laptop1 = tunnels[0]
+    assert rendered_lines(text) == [
+        "[AA:01] laptop1",
+        f"ifconfig-ipv6-push {laptop1['laptop_address']} {laptop1['gateway_ip']}",
+        f"iroute-ipv6 {laptop1['prefix']}",
+        f"iroute-ipv6 {laptop1['routed_networks'][0]}",
+        'push "route-ipv6 2000::/3"',
+    ]
+
+
+def test_gateway_table_of_a_server_mode_site_checks_with_nft_where_it_can():
+    import shutil
+    import subprocess
+
+    tunnels = server_plan()
+    text = render_gateway_nft(tunnels, notrack=True)
+    lines = rendered_lines(text)
+    # One input rule per instance's port and transport, not one per laptop; p2p laptop2 keeps its own.
+    assert 'udp dport 1194 counter accept comment "server instance sixtunnel_server"' in lines
+    assert 'tcp dport 1194 counter accept comment "server instance sixtunnel_server-tcp"' in lines
+    assert 'udp dport 1196 counter accept comment "tunnel of laptop2"' in lines
+    assert "fib daddr type local udp dport { 1194, 1196 } notrack" in lines
+    assert (
+        'iifname vmap { "sixt2" : jump from_tunnel_2, "sixtsrv" : jump from_server_udp, "sixtsrv-tcp" : jump from_server_tcp }'
+        in lines
+    )
+    nft = shutil.which("nft")
+    if not nft:
+        pytest.skip("no nft")
+    result = subprocess.run([nft, "-c", "-f", "-"], input=text, capture_output=True, text=True, check=False)
+    if "Operation not permitted" in result.stderr:
+        pytest.skip("nft -c needs root")
+    assert result.returncode == 0, result.stderr

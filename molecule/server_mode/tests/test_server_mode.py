@@ -9,6 +9,7 @@ import time
 import pytest
 from sixtunnel_molecule import (
     EXPORT_DIR,
+    INVENTORY_DIR,
     SERVER_UNIT,
     SITE_ADDRESS,
     container,
@@ -102,7 +103,7 @@ def test_onboarding_with_limit_restarts_no_instance(names, plan, ledger_file, on
     try:
         rc, output = run_playbook(
             "-i", str(onboarding_inventory), "--limit", f"{names['gateway']},{laptop4}",
-            "-e", f"sixtunnel_ledger_file={ledger_file}", "sixtunnel.openvpn.site",
+            "-e", f"sixtunnel_ledger_file={ledger_file}", "sixtunnel.openvpn.site", inventory=INVENTORY_DIR,
         )  # fmt: skip
     finally:
         transmitted, received = stop_ping(container(laptop1))
@@ -113,6 +114,8 @@ def test_onboarding_with_limit_restarts_no_instance(names, plan, ledger_file, on
     assert rc == 0, output
     assert transmitted == received, f"laptop1 lost {transmitted - received} of {transmitted} pings"
     assert instance_pids(names) == before, "an instance was restarted by the onboarding run"
+    clients = container(names["gateway"]).file("/etc/openvpn/server/sixtunnel_server/clients").content_string
+    assert f"] {names['mac']}\n" in clients and f"] {laptop4}\n" in clients, clients
     tunnel = plan[laptop4]
     assert laptop_address(container(laptop4), tunnel["interface"]) == {tunnel["laptop_address"]}
     assert ping6(container(laptop4), SITE_ADDRESS), f"{laptop4} cannot reach the site address"
@@ -143,7 +146,7 @@ def test_offboarding_an_unreachable_laptop_ends_its_session(names, plan, ledger_
     try:
         rc, output = run_playbook(
             "-i", str(onboarding_inventory), "--limit", names["gateway"], "-e", f"offboard={laptop4}",
-            "-e", f"sixtunnel_ledger_file={ledger_file}", "sixtunnel.openvpn.offboard",
+            "-e", f"sixtunnel_ledger_file={ledger_file}", "sixtunnel.openvpn.offboard", inventory=INVENTORY_DIR,
         )  # fmt: skip
     finally:
         transmitted, received = stop_ping(container(laptop1))
@@ -171,7 +174,9 @@ def test_switching_modes_keeps_every_address(names, plan, ledger_file):
     laptops = [names[key] for key in ("laptop1", "laptop2", "laptop3")]
     ledger_before = ledger_file.read_text()
     for mode, extra in (("p2p", ["-e", P2P_SITE]), ("server", [])):
-        rc, output = run_playbook(*extra, "-e", f"sixtunnel_ledger_file={ledger_file}", "sixtunnel.openvpn.site")
+        rc, output = run_playbook(
+            *extra, "-e", f"sixtunnel_ledger_file={ledger_file}", "sixtunnel.openvpn.site", inventory=INVENTORY_DIR
+        )
         assert rc == 0, f"switching to {mode} mode failed:\n{output}"
         for name in laptops:
             tunnel, host = plan[name], container(name)
@@ -185,7 +190,11 @@ def test_switching_modes_keeps_every_address(names, plan, ledger_file):
             assert gateway.file(path).exists, f"{path} missing in {mode} mode"
         for path in gone:
             assert not gateway.file(path).exists, f"{path} left behind in {mode} mode"
-        # p2p: one per laptop (mac's too); server: one per transport and laptop2's own.
-        expected = 4 if mode == "p2p" else 3
-        assert len(gateway.check_output("pgrep -x openvpn").split()) == expected, f"instances in {mode} mode"
+        # p2p: one instance per laptop (mac's too); server: one per transport and laptop2's own.
+        p2p_units = [SERVER_UNIT.format(names[key]) for key in ("laptop1", "laptop2", "laptop3", "mac")]
+        running = p2p_units if mode == "p2p" else [UDP_INSTANCE, TCP_INSTANCE, SERVER_UNIT.format(names["laptop2"])]
+        units = gateway.run("systemctl list-units --all --no-pager --plain 'openvpn-server@*'").stdout
+        for unit in running:
+            assert gateway.service(unit).is_running, f"{unit} is not running in {mode} mode:\n{units}"
+        assert len(gateway.check_output("pgrep -x openvpn").split()) == len(running), f"{mode} mode:\n{units}"
     assert ledger_file.read_text() == ledger_before, "switching modes changed the ledger"
