@@ -172,9 +172,10 @@ $(VENV)/.bench.stamp: requirements/bench.txt $(VENV)/.stamp
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements/bench.txt
 	touch $@
 
-# Tunnel throughput and CPU per profile, gateway run time against laptops, planner time, in one run (30 to 60
-# minutes on 2 cores); writes docs/benchmarks.md and docs/benchmarks.png. It measures a collection copy of its
-# own, so a `make test` in the same checkout cannot change the code under a running measurement.
+# Tunnel throughput and CPU per profile, gateway run time against laptops, server mode against p2p mode (run time,
+# memory with 100 live laptops), planner time, in one run (45 to 80 minutes on 2 cores); writes docs/benchmarks.md
+# and docs/benchmarks.png. It measures a collection copy of its own, so a `make test` in the same checkout cannot
+# change the code under a running measurement.
 BENCH := $(CACHE)/bench
 .PHONY: bench
 bench: image $(VENV)/.bench.stamp
@@ -184,6 +185,7 @@ bench: image $(VENV)/.bench.stamp
 	    SIXTUNNEL_IMAGE_27=$$(cat $(CACHE)/image27-name); \
 	  ansible-galaxy collection install --force --no-deps -p $(BENCH)/collections $(BENCH)/dist/sixtunnel-openvpn-*.tar.gz; \
 	  python benchmarks/bench_dataplane.py --out $(BENCH); \
-	  python benchmarks/bench_controlplane.py --out $(BENCH)
+	  python benchmarks/bench_controlplane.py --out $(BENCH); \
+	  python benchmarks/bench_servermode.py --out $(BENCH)
 	python benchmarks/bench_planner.py --json > $(BENCH)/planner.json
 	python benchmarks/report.py --results $(BENCH) --markdown docs/benchmarks.md --plot docs/benchmarks.png

@@ -8,7 +8,8 @@
     python benchmarks/report.py --results DIR --markdown docs/benchmarks.md --plot docs/benchmarks.png
 
 Exits 1 when the control plane misses its contract: a no-change re-run that changes something, or a 50-laptop
-re-run longer than twice the 1-laptop re-run.
+re-run longer than twice the 1-laptop re-run; or, when DIR has servermode.json, server mode misses its targets
+(servermode_section).
 """
 
 from __future__ import annotations
@@ -589,6 +590,101 @@ def history_table(earlier: dict) -> list[str]:
     return lines
 
 
+# Server mode (issue 14): at the largest size, the server-mode gateway's OpenVPN RSS with live laptops may be at most
+# SERVER_RSS_FACTOR of p2p mode's, and its no-change re-run at most SERVER_RERUN_FACTOR times its 1-laptop re-run.
+SERVER_RSS_FACTOR = 0.1
+SERVER_RERUN_FACTOR = 2.0
+
+
+def servermode_section(servermode: dict) -> tuple[list[str], list[str]]:
+    """The server-mode section (bench_servermode.py's servermode.json) as markdown lines, and its missed targets,
+    one sentence each (empty when both hold)."""
+    sizes, runs, live = servermode["sizes"], servermode["runs"], servermode["live"]
+    largest = max(sizes)
+    lines = [
+        "## Server mode against p2p mode",
+        "",
+        (
+            "`python benchmarks/bench_servermode.py`: both modes get the same inventories, N peer-fingerprint laptops "
+            "with `sixtunnel_managed: false` (the gateway makes their key pairs, no laptop is contacted), only "
+            "`sixtunnel_site.mode` differs: in `server` they all join one tun instance, in `p2p` each has its own "
+            "(tap, the p2p default). One fresh gateway container per mode and size, `site.yml --limit GATEWAY` over "
+            f"SSH as above. Converge: the first run; re-run: the same command again, {servermode['reruns']} times, "
+            "interleaved across sizes and modes; median (min–max). RSS: all OpenVPN processes on the gateway."
+        ),
+        "",
+        "| mode | laptops | converge s | re-run s | re-run changed | re-run × 1 laptop | OpenVPN processes | RSS MiB |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for mode in ("server", "p2p"):
+        reference = runs[mode][str(sizes[0])]["rerun_median_s"]
+        for size in sizes:
+            run = runs[mode][str(size)]
+            lines.append(
+                f"| {mode} | {size} | {run['converge']['seconds']:.1f} | {run['rerun_median_s']:.1f} "
+                f"({run['rerun_min_s']:.1f}–{run['rerun_max_s']:.1f}) | {run['rerun_changed_max']} "
+                f"| {run['rerun_median_s'] / reference:.2f}× | {run['memory']['processes']} "
+                f"| {run['memory']['rss_mib']:.1f} |"
+            )
+    server, p2p = live["server"], live["p2p"]
+    lines += [
+        "",
+        (
+            f"Live sessions: one full `site.yml` run per mode exports the {largest} laptops' `.ovpn` profiles, then "
+            f"{len(server['per_container'])} client containers run them, one `openvpn --config PROFILE "
+            "--route-noexec` process each, all at once. Gateway RSS with every laptop up; ping6 (5 pings) from a "
+            "sample of laptops, from the address the tunnel gave them to the gateway end (::1) of their /64. The full "
+            "run's time is mostly the export play, a few delegated tasks per laptop (the gateway part is the re-run above)."
+        ),
+        "",
+        "| mode | full site.yml run s (exports) | sessions up | s to all up after the last start | gateway processes | gateway RSS MiB, idle | gateway RSS MiB, live | gateway RSS per live laptop, KiB | ping6 sample: lost / sent, mean RTT ms |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for mode, session in (("server", server), ("p2p", p2p)):
+        loaded, idle = session["gateway_loaded"], session["gateway_idle"]
+        pings = session["pings"]
+        lost = round(sum(ping["loss_percent"] for ping in pings) * 5 / 100)
+        rtts = [ping["rtt_ms"] for ping in pings if ping["rtt_ms"] is not None]
+        rtt = f"{statistics.mean(rtts):.2f}" if rtts else "–"
+        per_laptop = 1024 * loaded["rss_mib"] / session["sessions_up"] if session["sessions_up"] else 0
+        listed = (
+            f" (the instance lists {session['server_listed_sessions']})"
+            if session.get("server_listed_sessions")
+            else ""
+        )
+        lines.append(
+            f"| {mode} | {session['export_run']['seconds']:.1f} | {session['sessions_up']} / {session['profiles']}"
+            f"{listed} | {session['seconds_to_all_up']:.0f} | {loaded['processes']} | {idle['rss_mib']:.1f} "
+            f"| {loaded['rss_mib']:.1f} | {per_laptop:.0f} | {lost} / {5 * len(pings)}, {rtt} |"
+        )
+    rss_ratio = server["gateway_loaded"]["rss_mib"] / p2p["gateway_loaded"]["rss_mib"]
+    rerun_ratio = runs["server"][str(largest)]["rerun_median_s"] / runs["server"][str(sizes[0])]["rerun_median_s"]
+    rss_ok, rerun_ok = rss_ratio <= SERVER_RSS_FACTOR, rerun_ratio <= SERVER_RERUN_FACTOR
+    up_ok = all(session["sessions_up"] == session["profiles"] for session in (server, p2p))
+    pings_ok = all(ping["loss_percent"] < 100 for session in (server, p2p) for ping in session["pings"])
+    lines += [
+        "",
+        (
+            f"**Targets: the server-mode gateway holds {largest} live laptops in {rss_ratio:.3f}× the RSS of p2p mode** "
+            f"(at most {SERVER_RSS_FACTOR}×: {'met' if rss_ok else 'NOT met'}); **its no-change re-run with {largest} "
+            f"laptops takes {rerun_ratio:.2f}× its 1-laptop re-run** (at most {SERVER_RERUN_FACTOR:.0f}×: "
+            f"{'met' if rerun_ok else 'NOT met'}). The whole server-mode bench took {servermode['seconds'] / 60:.0f} "
+            f"minutes (load average {servermode['machine']['load_average']} before, "
+            f"{servermode['load_average_after']} after)."
+        ),
+    ]
+    missed = []
+    if not rss_ok:
+        missed.append(f"server-mode gateway RSS at {largest} live laptops is {rss_ratio:.3f}× p2p mode's")
+    if not rerun_ok:
+        missed.append(f"the server-mode {largest}-laptop re-run took {rerun_ratio:.2f}× the 1-laptop re-run")
+    if not up_ok or not pings_ok:
+        missed.append("not every simulated laptop came up, or a sampled laptop's ping6 got no answer")
+    if any(runs[mode][str(size)]["rerun_changed_max"] for mode in runs for size in sizes):
+        missed.append("a server-mode bench no-change re-run changed something")
+    return lines, missed
+
+
 def plot(path: Path, dataplane: dict, controlplane: dict, history: list[dict]) -> None:
     """Write the PNG at `path`: TCP Mbit/s and CPU s/GB per profile (raw left out), gateway run time in s
     against laptops."""
@@ -676,7 +772,7 @@ def intro_lines(dataplane: dict, controlplane: dict, plot_name: str) -> list[str
         ),
         "",
         (
-            "Reproduce (as root on Debian 12; 30 to 60 minutes on 2 cores; it builds the image, a virtualenv with "
+            "Reproduce (as root on Debian 12; 45 to 80 minutes on 2 cores; it builds the image, a virtualenv with "
             "`requirements/bench.txt` and the collection, and removes its containers at the end):"
         ),
         "",
@@ -772,6 +868,11 @@ def main(argv: list[str] | None = None) -> int:
                 f"`python benchmarks/bench_dataplane.py`, on {dataplane['machine']['date']})."
             ),
         ]
+    # Server mode against p2p (bench_servermode.py), when the run has it.
+    server_lines, server_missed = [], []
+    if (args.results / "servermode.json").exists():
+        server_lines, server_missed = servermode_section(json.loads((args.results / "servermode.json").read_text()))
+        server_lines.append("")
     lines = [
         *intro_lines(dataplane, controlplane, args.plot.name),
         "",
@@ -779,6 +880,7 @@ def main(argv: list[str] | None = None) -> int:
         "",
         *control_lines,
         "",
+        *server_lines,
         *planner_lines(planner),
     ]
     args.markdown.write_text("\n".join(lines))
@@ -787,6 +889,7 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps({"dataplane": verdict, "controlplane": checks}))
 
     failures = contract_failures(checks)
+    failures += server_missed
     for failure in failures:
         print(f"FAILED: {failure}", file=sys.stderr)
     return 1 if failures else 0
