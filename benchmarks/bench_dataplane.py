@@ -417,7 +417,7 @@ def syscalls_per_packet(profile: dict, seconds: int) -> dict:
     iperf(profile, [], seconds)
     result = {}
     for end, process in perfs.items():
-        _, err = process.communicate(timeout=seconds + 30)
+        _out, err = process.communicate(timeout=seconds + 30)
         match = re.search(r"^(\d+),.*raw_syscalls:sys_enter", err, re.MULTILINE)
         if match:
             result[f"{end}_syscalls"] = int(match.group(1))

@@ -467,7 +467,8 @@ def dco_lines(profiles: dict[str, dict]) -> list[str]:
             "kernel's own work (the cipher, the UDP socket, the device), done in softirq context on any core rather "
             "than in one user-space thread per tunnel. OpenVPN's figures are throughput: FreeBSD's DCO driver went "
             "from about 660 Mbit/s to about 2 Gbit/s in its first tests [3]; OpenVPN Inc. puts the gain down to the "
-            "copies and context switches between kernel and user space that DCO removes [4]. Expect the per-GB CPU of a tun tunnel to fall by a similar factor and its Mbit/s to stop being "
+            "copies and context switches between kernel and user space that DCO removes [4]. Expect the per-GB CPU of a tun tunnel "
+            "to fall by a similar factor and its Mbit/s to stop being "
             "bound by one core per end. This bench could not measure it (no `ovpn` module in this kernel); on such "
             "a kernel it would have to count the containers' CPU (cgroup), not the OpenVPN processes', since DCO's "
             "work is not the process's. The gateway's table applies as before: the kernel's UDP socket still passes "
@@ -637,7 +638,11 @@ def servermode_section(servermode: dict) -> tuple[list[str], list[str]]:
             "run's time is mostly the export play, a few delegated tasks per laptop (the gateway part is the re-run above)."
         ),
         "",
-        "| mode | full site.yml run s (exports) | sessions up | s to all up after the last start | gateway processes | gateway RSS MiB, idle | gateway RSS MiB, live | gateway RSS per live laptop, KiB | ping6 sample: lost / sent, mean RTT ms |",
+        (
+            "| mode | full site.yml run s (exports) | sessions up | s to all up after the last start | gateway processes "
+            "| gateway RSS MiB, idle | gateway RSS MiB, live | gateway RSS per live laptop, KiB "
+            "| ping6 sample: lost / sent, mean RTT ms |"
+        ),
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for mode, session in (("server", server), ("p2p", p2p)):

@@ -15,7 +15,7 @@ description:
   - With O(kill), ends the session of each connected laptop whose tunnel address is listed, with C(client-kill) and
     the session's client id (the address names one session; a common name may have several, C(duplicate-cn)).
     A laptop whose certificate is no longer trusted cannot start a new one.
-  - A socket that does not exist means the instance is not running: no sessions, nothing to end.
+  - A socket that does not exist means the instance is not running, so there are no sessions and nothing to end.
 options:
   socket:
     description: Path of the instance's management socket (its C(management PATH unix) line).
@@ -34,7 +34,7 @@ author:
   - sixtunnel.openvpn contributors (@sixtunnel)
 notes:
   - Supports check mode; it then reports which sessions it would end.
-  - Runs as root: the role's instances accept management clients of user and group root only.
+  - Runs as root, as the role's instances accept management clients of user and group root only.
 seealso:
   - name: OpenVPN management interface
     description: The C(status) and C(client-kill) commands.
