@@ -61,15 +61,6 @@ def write_inventory(directory: Path, size: int, ssh_dir: Path) -> Path:
     return inventory
 
 
-def openvpn_memory(container: str) -> dict:
-    """Sum of the resident memory of every openvpn process in the container."""
-    output = benchlab.sh(
-        container, "for pid in $(pgrep -x openvpn); do sed -n 's/^VmRSS:[^0-9]*//p' /proc/$pid/status; done"
-    )
-    rss_kib = [int(line.split()[0]) for line in output.splitlines() if line.strip()]
-    return {"processes": len(rss_kib), "rss_mib": round(sum(rss_kib) / 1024, 1)}
-
-
 def converge(inventory: Path, size: int) -> dict:
     result = benchlab.ansible_playbook(inventory, PLAYBOOK, ["--limit", gateway_name(size)])
     return {"seconds": round(result["seconds"], 2), "changed": result["recap"][gateway_name(size)]["changed"]}
@@ -97,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         for size in sizes:
             benchlab.log(f"control plane: converge with {size} laptops")
             first = converge(inventories[size], size)
-            memory = openvpn_memory(gateway_name(size))
+            memory = benchlab.openvpn_memory(gateway_name(size))
             benchlab.log(f"  {first['seconds']:.1f} s, changed={first['changed']}, {memory}")
             results["runs"][str(size)] = {"converge": first, "memory": memory, "reruns": []}
         for round_number in range(args.reruns):

@@ -80,15 +80,6 @@ def write_inventory(directory: Path, mode: str, size: int, ssh_dir: Path, gatewa
     return inventory
 
 
-def openvpn_memory(container: str) -> dict:
-    """Processes and summed resident memory (MiB) of every openvpn process in the container."""
-    output = benchlab.sh(
-        container, "for pid in $(pgrep -x openvpn); do sed -n 's/^VmRSS:[^0-9]*//p' /proc/$pid/status; done"
-    )
-    rss_kib = [int(line.split()[0]) for line in output.splitlines() if line.strip()]
-    return {"processes": len(rss_kib), "rss_mib": round(sum(rss_kib) / 1024, 1)}
-
-
 def gateway_run(inventory: Path, gateway: str, limit: bool = True) -> dict:
     """One site.yml run: wall seconds and the gateway's changed count."""
     result = benchlab.ansible_playbook(inventory, PLAYBOOK, ["--limit", gateway] if limit else [])
@@ -194,15 +185,15 @@ def live(mode: str, gateway: str, inventory: Path, clients: list[str], sample: i
     benchlab.log(f"live {mode}: exporting the profiles (site.yml without --limit)")
     export = gateway_run(inventory, gateway, limit=False)
     profiles = sorted((inventory.parent / ".sixtunnel" / "exports").glob("*.ovpn"))
-    idle = openvpn_memory(gateway)
+    idle = benchlab.openvpn_memory(gateway)
     benchlab.log(f"live {mode}: {len(profiles)} profiles in {export['seconds']:.1f} s; starting the clients")
     sessions = start_sessions(clients, profiles)
     up, waited = wait_sessions(sessions)
     time.sleep(5)  # let the last handshakes settle before reading memory
-    loaded = openvpn_memory(gateway)
+    loaded = benchlab.openvpn_memory(gateway)
     listed = server_sessions(gateway) if mode == "server" else None
     pings = ping_sample(sessions, sample)
-    client_memory = [openvpn_memory(client) for client in clients]
+    client_memory = [benchlab.openvpn_memory(client) for client in clients]
     benchlab.log(f"live {mode}: {up}/{len(profiles)} up after {waited} s, gateway {loaded}, pings {pings}")
     stop_sessions(sessions)
     return {
@@ -254,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
         for (mode, size), gateway in gateways.items():
             benchlab.log(f"server mode bench: converge, mode {mode}, {size} laptops")
             first = gateway_run(inventories[mode, size], gateway)
-            memory = openvpn_memory(gateway)
+            memory = benchlab.openvpn_memory(gateway)
             benchlab.log(f"  {first['seconds']:.1f} s, changed={first['changed']}, {memory}")
             results["runs"].setdefault(mode, {})[str(size)] = {"converge": first, "memory": memory, "reruns": []}
         for round_number in range(args.reruns):

@@ -53,6 +53,13 @@ def sh(container: str, script: str, check: bool = True, timeout: float | None = 
     return run(argv, check=check, timeout=timeout, input=stdin).stdout
 
 
+def openvpn_memory(container: str) -> dict:
+    """Processes and summed resident memory (MiB) of every openvpn process in the container."""
+    output = sh(container, "for pid in $(pgrep -x openvpn); do sed -n 's/^VmRSS:[^0-9]*//p' /proc/$pid/status; done")
+    rss_kib = [int(line.split()[0]) for line in output.splitlines() if line.strip()]
+    return {"processes": len(rss_kib), "rss_mib": round(sum(rss_kib) / 1024, 1)}
+
+
 def write_file(container: str, path: str, content: str, mode: str = "0644") -> None:
     sh(container, f"umask 077; cat > {shlex.quote(path)} && chmod {mode} {shlex.quote(path)}", stdin=content)
 
