@@ -118,16 +118,24 @@ def addresses_facing(host, peer):
     return found
 
 
-def tunnel_status(*args):
+def tunnel_status(*args, inventory=None):
     """Run the status playbook (sixtunnel.openvpn.status) with its JSON output: (returncode, output, {laptop: row}).
 
     The rows are read from the JSON file the playbook writes (empty where the run failed before writing it).
     """
     with tempfile.TemporaryDirectory() as directory:
         path = Path(directory) / "status.json"
-        returncode, output = run_playbook("sixtunnel.openvpn.status", "-e", f"sixtunnel_status_json={path}", *args)
+        returncode, output = run_playbook(
+            "sixtunnel.openvpn.status", "-e", f"sixtunnel_status_json={path}", *args, inventory=inventory
+        )
         rows = json.loads(path.read_text())["rows"] if path.exists() else []
     return returncode, output, {row["laptop"]: row for row in rows}
+
+
+def certificate_not_after(host, path):
+    """notAfter of a certificate on a host as openssl reads it, in ISO 8601 (UTC) as the status view gives it."""
+    text = host.check_output(f"openssl x509 -noout -enddate -in {path}").split("=", 1)[1]
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.strptime(text, "%b %d %H:%M:%S %Y %Z"))
 
 
 def ping6(host, address, attempts=20, options=""):

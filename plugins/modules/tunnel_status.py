@@ -16,7 +16,9 @@ description:
     address and port) and C(status) (its link's byte counts). A server instance (mode V(server)) is asked
     C(status 3); a laptop is connected while the instance lists a session with the laptop's tunnel address.
   - A socket that does not exist, or that nobody listens on (an OpenVPN killed with C(kill -9) leaves it behind),
-    means the instance is not running, so its laptops are not connected; that is not an error.
+    means the instance is not running, so its laptops are not connected; that is not an error. Where its systemd
+    unit runs all the same (an instance configured before it had a management socket), its laptops' C(connected) is
+    null and C(error) says so.
   - Certificate expiry is read from the public certificates the gateway holds (C(cert.pem) of the instance, and the
     laptop's where the gateway keeps one); no private key and no static key is opened.
   - Reads only; never changes anything.
@@ -100,7 +102,7 @@ rows:
           description: Its unit, e.g. C(openvpn-server@sixtunnel-laptop1.service).
           type: str
         running:
-          description: Whether its management interface answered (false where its socket is missing or dead).
+          description: Whether the instance runs (false where its socket is missing or dead and its unit is not active).
           type: bool
     connected:
       description: Whether the laptop is connected now; null where the instance could not be read (see C(error)).
@@ -171,6 +173,7 @@ time:
 import errno
 import os
 import time
+from collections.abc import Callable
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.sixtunnel.openvpn.plugins.module_utils._management import (
@@ -205,14 +208,18 @@ def iso_utc(seconds: int | None) -> str | None:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
 
 
-def read_instance(path: str, mode: str, timeout: float) -> dict:
-    """What one instance says: {running, error, p2p: {...} | None, sessions: [...]}, never raising."""
+def read_instance(path: str, mode: str, timeout: float, unit: str, unit_active: Callable[[str], bool]) -> dict:
+    """What one instance says: {running, error} and its state and statistics (p2p) or sessions (server); never
+    raises."""
     try:
         management = Management(path, timeout)
     except OSError as exc:
-        if exc.errno in _NOT_LISTENING:
-            return {"running": False, "error": None}
-        return {"running": False, "error": f"{path}: cannot connect to the OpenVPN management interface: {exc}"}
+        if exc.errno not in _NOT_LISTENING:
+            return {"running": False, "error": f"{path}: cannot connect to the OpenVPN management interface: {exc}"}
+        if unit_active(unit):
+            # Written before instances had a management socket: unknown, not "not connected".
+            return {"running": True, "error": f"{unit} runs without a management socket at {path}: run site.yml"}
+        return {"running": False, "error": None}
     try:
         if mode == "server":
             return {"running": True, "error": None, "sessions": parse_status(management.command("status 3", True))}
@@ -280,8 +287,9 @@ def certificates(tunnel: dict) -> tuple[str | None, str | None, list[str]]:
     return found["gateway"], found["laptop"], problems
 
 
-def status_rows(tunnels: list[dict], timeout: float) -> list[dict]:
-    """One row per present tunnel (RETURN's rows), each instance asked once."""
+def status_rows(tunnels: list[dict], timeout: float, unit_active: Callable[[str], bool]) -> list[dict]:
+    """One row per present tunnel (RETURN's rows), each instance asked once; unit_active(unit) says whether a systemd
+    unit runs (asked only of an instance whose socket is missing or dead)."""
     instances: dict[str, dict] = {}
     rows = []
     for tunnel in sorted(tunnels, key=lambda record: record["tunnel_id"]):
@@ -289,7 +297,7 @@ def status_rows(tunnels: list[dict], timeout: float) -> list[dict]:
             continue
         path = tunnel["gateway_management"]
         if path not in instances:
-            instances[path] = read_instance(path, tunnel["mode"], timeout)
+            instances[path] = read_instance(path, tunnel["mode"], timeout, tunnel["gateway_unit"], unit_active)
         instance = instances[path]
         now = connection(tunnel, instance)
         gateway_expiry, laptop_expiry, problems = certificates(tunnel)
@@ -337,7 +345,12 @@ def main() -> None:
     if missing:
         module.fail_json(msg=f"tunnels: records lack {', '.join(missing)}; pass tunnel_plan's records as they are")
     read_at = int(time.time())
-    module.exit_json(changed=False, rows=status_rows(module.params["tunnels"], module.params["timeout"]), time=read_at)
+    rows = status_rows(
+        module.params["tunnels"],
+        module.params["timeout"],
+        lambda unit: module.run_command(["systemctl", "is-active", "--quiet", unit])[0] == 0,
+    )
+    module.exit_json(changed=False, rows=rows, time=read_at)
 
 
 if __name__ == "__main__":

@@ -2,20 +2,22 @@
 laptop is shown connected from its real outer address with growing byte counts, and a stopped one as not
 connected, in the same run; the scenario is left as it was found (the stopped laptop's tunnel works again)."""
 
-import datetime
 import time
 
-from sixtunnel_molecule import CLIENT_UNIT, addresses_facing, container, ping6, present, recap, tunnel_status
+from sixtunnel_molecule import (
+    CLIENT_UNIT,
+    addresses_facing,
+    certificate_not_after,
+    container,
+    ping6,
+    present,
+    recap,
+    tunnel_status,
+)
 
 # The gateway gives up a silent laptop after keepalive's 60 s (openvpn_server_keepalive 5 60), then its instance
 # waits for the next handshake; a status run takes seconds on top.
 NOT_CONNECTED_WITHIN = 90
-
-
-def openssl_not_after(host, path):
-    """notAfter of a certificate as openssl reads it, in the status view's ISO 8601 form."""
-    text = host.check_output(f"openssl x509 -noout -enddate -in {path}").split("=", 1)[1]
-    return datetime.datetime.strptime(text, "%b %d %H:%M:%S %Y %Z").strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def connected_rows(rows, names):
@@ -40,7 +42,7 @@ def test_status_shows_connected_laptops_their_traffic_and_a_stopped_one(gateway,
         assert time.time() - 3600 < row["connected_since"] <= time.time() + 5, row
         expected = None  # a static-key tunnel has no certificate
         if auth_modes[name] == "peer_fingerprint":
-            expected = openssl_not_after(gateway, f"{plan[name]['gateway_dir']}/cert.pem")
+            expected = certificate_not_after(gateway, f"{plan[name]['gateway_dir']}/cert.pem")
         assert row["gateway_certificate_not_after"] == expected, row
         assert row["laptop_certificate_not_after"] is None and row["error"] is None, row
         assert name in output and plan[name]["prefix"] in output

@@ -53,10 +53,21 @@ SERVER_STATUS = [
 ]
 
 
-def run_module(capsys, **args):
+def run_module(capsys, monkeypatch, active_units=(), **args):
+    """Run the module; systemd's answer to `systemctl is-active` is: only active_units run."""
+    asked = []
+
+    def run_command(_module, argv, **_kwargs):
+        assert argv[:3] == ["systemctl", "is-active", "--quiet"], argv
+        asked.append(argv[3])
+        return (0 if argv[3] in active_units else 3), "", ""
+
+    monkeypatch.setattr(tunnel_status.AnsibleModule, "run_command", run_command)
     with pytest.raises(SystemExit), patch_module_args(args):
         tunnel_status.main()
-    return json.loads(capsys.readouterr().out)
+    result = json.loads(capsys.readouterr().out)
+    result["units_asked"] = asked
+    return result
 
 
 def records(tmp_path, mode="p2p", **laptop2):
@@ -94,10 +105,10 @@ def make_certificate(path, days):
     return when.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def test_a_connected_p2p_laptop_has_its_outer_address_and_link_bytes(tmp_path, capsys, fake_management):
+def test_a_connected_p2p_laptop_has_its_outer_address_and_link_bytes(tmp_path, capsys, monkeypatch, fake_management):
     tunnels = records(tmp_path)
     fake = fake_management(tunnels[0]["gateway_management"], p2p_answer(STATE_CONNECTED))
-    result = run_module(capsys, tunnels=tunnels)
+    result = run_module(capsys, monkeypatch, tunnels=tunnels)
     laptop1, laptop2 = result["rows"]
     assert result["changed"] is False
     assert fake.commands == ["state", "status"]
@@ -115,43 +126,57 @@ def test_a_connected_p2p_laptop_has_its_outer_address_and_link_bytes(tmp_path, c
         "running": True,
     }
     assert (laptop1["laptop"], laptop1["tunnel_id"], laptop1["prefix"]) == ("laptop1", 0, "2001:db8:abba:1000::/64")
-    # laptop2's instance has no socket: not running, so not connected, and no error.
+    # laptop2's instance has no socket and its unit does not run: not running, so not connected, and no error.
+    assert result["units_asked"] == ["openvpn-server@sixtunnel-laptop2.service"]
     assert laptop2["instance"]["running"] is False
     assert laptop2["connected"] is False and laptop2["error"] is None
     assert [laptop2[key] for key in ("connected_since", "real_address", "bytes_received", "bytes_sent")] == [None] * 4
 
 
-def test_a_p2p_instance_waiting_for_its_laptop_is_not_connected(tmp_path, capsys, fake_management):
+def test_a_p2p_instance_waiting_for_its_laptop_is_not_connected(tmp_path, capsys, monkeypatch, fake_management):
     tunnels = records(tmp_path)[:1]
     fake_management(tunnels[0]["gateway_management"], p2p_answer(STATE_WAITING))
-    [row] = run_module(capsys, tunnels=tunnels)["rows"]
+    [row] = run_module(capsys, monkeypatch, tunnels=tunnels)["rows"]
     assert row["instance"]["running"] is True
     assert (row["connected"], row["real_address"], row["bytes_received"], row["error"]) == (False, None, None, None)
 
 
-def test_a_socket_nobody_listens_on_is_an_instance_not_running(tmp_path, capsys):
+def test_a_socket_nobody_listens_on_is_an_instance_not_running(tmp_path, capsys, monkeypatch):
     tunnels = records(tmp_path)[:1]
     dead = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     dead.bind(tunnels[0]["gateway_management"])
     dead.close()
-    [row] = run_module(capsys, tunnels=tunnels)["rows"]
+    [row] = run_module(capsys, monkeypatch, tunnels=tunnels)["rows"]
     assert (row["instance"]["running"], row["connected"], row["error"]) == (False, False, None)
 
 
-def test_a_busy_instance_is_unknown_and_says_why(tmp_path, capsys, fake_management):
+def test_an_instance_running_without_a_socket_is_unknown_and_says_why(tmp_path, capsys, monkeypatch):
+    # Configured before p2p instances had a management socket: running, but it cannot be asked.
+    tunnels = records(tmp_path)[:1]
+    unit = "openvpn-server@sixtunnel-laptop1.service"
+    [row] = run_module(capsys, monkeypatch, active_units=[unit], tunnels=tunnels)["rows"]
+    assert (row["instance"]["running"], row["connected"]) == (True, None)
+    assert (
+        row["error"] == f"{unit} runs without a management socket at {tunnels[0]['gateway_management']}: run site.yml"
+    )
+
+
+def test_a_busy_instance_is_unknown_and_says_why(tmp_path, capsys, monkeypatch, fake_management):
     # OpenVPN serves one management client at a time: a second one gets no answer at all.
     tunnels = records(tmp_path)[:1]
     fake_management(tunnels[0]["gateway_management"], lambda command: [])
-    [row] = run_module(capsys, tunnels=tunnels, timeout=0.3)["rows"]
+    [row] = run_module(capsys, monkeypatch, tunnels=tunnels, timeout=0.3)["rows"]
     assert row["connected"] is None
     assert row["error"] == f"{tunnels[0]['gateway_management']}: timed out"
 
 
-def test_server_mode_asks_the_instance_once_and_matches_sessions_by_tunnel_address(tmp_path, capsys, fake_management):
+def test_server_mode_asks_the_instance_once_and_matches_sessions_by_tunnel_address(
+    tmp_path, capsys, monkeypatch, fake_management
+):
     tunnels = records(tmp_path, mode="server", managed=False)
     assert tunnels[0]["gateway_management"] == tunnels[1]["gateway_management"]
     fake = fake_management(tunnels[0]["gateway_management"], {"status 3": SERVER_STATUS}.get)
-    laptop1, laptop2 = run_module(capsys, tunnels=tunnels)["rows"]
+    laptop1, laptop2 = run_module(capsys, monkeypatch, tunnels=tunnels)["rows"]
     assert fake.commands == ["status 3"]
     assert (laptop1["connected"], laptop1["real_address"], laptop1["real_port"]) == (True, "198.51.100.7", 53615)
     assert (laptop1["bytes_received"], laptop1["bytes_sent"], laptop1["connected_since"]) == (2279, 2044, 1796006724)
@@ -159,7 +184,7 @@ def test_server_mode_asks_the_instance_once_and_matches_sessions_by_tunnel_addre
     assert (laptop2["connected"], laptop2["instance"]["running"], laptop2["error"]) == (False, True, None)
 
 
-def test_certificate_expiry_where_the_gateway_holds_the_certificate(tmp_path, capsys):
+def test_certificate_expiry_where_the_gateway_holds_the_certificate(tmp_path, capsys, monkeypatch):
     p2p = records(tmp_path / "p2p", managed=False, auth="peer_fingerprint")
     p2p_gateway = make_certificate(tmp_path / "p2p/sixtunnel-laptop1/cert.pem", 30)
     p2p_unmanaged = make_certificate(tmp_path / "p2p/sixtunnel-laptop2/laptop/cert.pem", 400)
@@ -168,7 +193,7 @@ def test_certificate_expiry_where_the_gateway_holds_the_certificate(tmp_path, ca
     server = records(tmp_path / "server", mode="server")
     server_gateway = make_certificate(tmp_path / "server/sixtunnel_server/cert.pem", 3650)
     server_laptop = make_certificate(tmp_path / "server/sixtunnel_server/peers/laptop1.pem", 1)
-    rows = run_module(capsys, tunnels=p2p + static + server)["rows"]
+    rows = run_module(capsys, monkeypatch, tunnels=p2p + static + server)["rows"]
     expiry = {
         (row["laptop"], row["mode"], row["auth"]): [
             row[f"{end}_certificate_not_after"] for end in ("gateway", "laptop")
@@ -187,20 +212,20 @@ def test_certificate_expiry_where_the_gateway_holds_the_certificate(tmp_path, ca
     assert all(row["error"] is None for row in rows)
 
 
-def test_an_unreadable_certificate_is_named(tmp_path, capsys):
+def test_an_unreadable_certificate_is_named(tmp_path, capsys, monkeypatch):
     tunnels = records(tmp_path)[:1]
     (tmp_path / "sixtunnel-laptop1/cert.pem").write_text("not a certificate\n")
-    [row] = run_module(capsys, tunnels=tunnels)["rows"]
+    [row] = run_module(capsys, monkeypatch, tunnels=tunnels)["rows"]
     assert row["gateway_certificate_not_after"] is None
     path = tmp_path / "sixtunnel-laptop1/cert.pem"
     assert row["error"] == f"{path} holds no PEM certificate"
 
 
-def test_absent_tunnels_have_no_row_and_records_must_be_whole(tmp_path, capsys):
+def test_absent_tunnels_have_no_row_and_records_must_be_whole(tmp_path, capsys, monkeypatch):
     tunnels = records(tmp_path)
     tunnels[1]["state"] = "absent"
-    assert [row["laptop"] for row in run_module(capsys, tunnels=tunnels)["rows"]] == ["laptop1"]
-    result = run_module(capsys, tunnels=[{"name": "laptop1", "tunnel_id": 0}])
+    assert [row["laptop"] for row in run_module(capsys, monkeypatch, tunnels=tunnels)["rows"]] == ["laptop1"]
+    result = run_module(capsys, monkeypatch, tunnels=[{"name": "laptop1", "tunnel_id": 0}])
     assert result["failed"] is True
     assert result["msg"] == (
         "tunnels: records lack auth, gateway_dir, gateway_instance, gateway_laptop_dir, gateway_management, "
