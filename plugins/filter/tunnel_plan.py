@@ -254,9 +254,10 @@ _value:
           OpenVPN C(proto) line of each end), C(remotes) (C({host, port}) each), C(http_proxy), C(remote_ports)
           (where the laptop's OpenVPN packets go), C(verify_traffic), C(export_dir), and the gateway's names
           C(gateway_instance), C(gateway_dir), C(gateway_config), C(gateway_unit), C(gateway_management) (the
-          instance's management socket, Unix, root only), C(gateway_laptop_dir) (where the gateway keeps an unmanaged laptop's key pair) and C(gateway_old_instances) (C({instance, dir, config,
-          unit}) of each instance this tunnel may have used under the other O(_input.mode) or transport; the gateway
-          removes those that exist and that no present tunnel uses).
+          instance's management socket, Unix, root only), C(gateway_laptop_dir) (where the gateway keeps an
+          unmanaged laptop's key pair) and C(gateway_old_instances) (C({instance, dir, config, unit}) of each instance
+          this tunnel may have used under the other O(_input.mode) or transport; the gateway removes those that exist
+          and that no present tunnel uses).
       type: list
       elements: dict
       sample:

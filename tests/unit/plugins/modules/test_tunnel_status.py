@@ -86,7 +86,7 @@ def records(tmp_path, mode="p2p", **laptop2):
 
 
 def p2p_answer(state):
-    return lambda command: {"state": state, "status": STATISTICS}.get(command)
+    return {"state": state, "status": STATISTICS}.get
 
 
 def make_certificate(path, days):
