@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import os
 import socket
 import subprocess
 
@@ -70,6 +71,13 @@ def run_module(capsys, monkeypatch, active_units=(), **args):
     return result
 
 
+@pytest.fixture(autouse=True)
+def short_socket_paths(tmp_path, monkeypatch):
+    """Socket paths relative to tmp_path: a Unix socket path holds 107 bytes, which ansible-test's temporary
+    directories (pytest-xdist's) can exceed."""
+    monkeypatch.chdir(tmp_path)
+
+
 def records(tmp_path, mode="p2p", **laptop2):
     """Two planned tunnels whose gateway directories and sockets are under tmp_path (each its own in p2p mode)."""
     laptops = [{"name": "laptop1", "tunnel_id": 0}, {"name": "laptop2", "tunnel_id": 1, **laptop2}]
@@ -78,7 +86,7 @@ def records(tmp_path, mode="p2p", **laptop2):
         directory = tmp_path / tunnel["gateway_instance"]
         directory.mkdir(parents=True, exist_ok=True)
         tunnel["gateway_dir"] = str(directory)
-        tunnel["gateway_management"] = str(directory / "management.sock")
+        tunnel["gateway_management"] = os.path.relpath(directory / "management.sock")
         tunnel["gateway_laptop_dir"] = str(
             directory / ("unmanaged/" + tunnel["name"] if mode == "server" else "laptop")
         )
