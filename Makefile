@@ -134,7 +134,7 @@ ansible-test-units: $(VENV)/.stamp
 # The filters' and module's docs print from the installed collection.
 .PHONY: docs-check
 docs-check: collection
-	for plugin in filter:tunnel_prefix filter:tunnel_plan module:tunnel_keys module:tunnel_keys_info module:tunnel_files module:tunnel_files_write module:tunnel_units module:tunnel_preflight module:tunnel_ready module:tunnel_sessions module:ipv6_forwarding; do \
+	for plugin in filter:tunnel_prefix filter:tunnel_plan module:tunnel_keys module:tunnel_keys_info module:tunnel_files module:tunnel_files_write module:tunnel_units module:tunnel_preflight module:tunnel_ready module:tunnel_sessions module:tunnel_status module:ipv6_forwarding; do \
 	  ansible-doc -t $${plugin%%:*} sixtunnel.openvpn.$${plugin#*:} | grep -q EXAMPLES || { echo "no docs for $$plugin"; exit 1; }; \
 	done
 

@@ -167,10 +167,11 @@ def stop_sessions(sessions: dict[str, list[str]]) -> None:
 
 def server_sessions(gateway: str) -> int | None:
     """Sessions the server instance itself lists (management `status`), or None without a server instance."""
-    # The instance's management socket is root's; ask it from inside the gateway with Python (no socat there).
+    # The instance's management socket is root's; ask it from inside the gateway with Python (no socat there). The
+    # UDP server instance's only: p2p instances have a socket too.
     script = (
         "import glob, socket\n"
-        "paths = glob.glob('/etc/openvpn/server/*/management.sock')\n"
+        "paths = glob.glob('/etc/openvpn/server/sixtunnel_server/management.sock')\n"
         "if not paths:\n    print(-1); raise SystemExit\n"
         "s = socket.socket(socket.AF_UNIX); s.connect(paths[0]); s.sendall(b'status 2\\n'); data = b''\n"
         "while b'\\nEND' not in data:\n    chunk = s.recv(65536)\n    data += chunk\n    if not chunk: break\n"

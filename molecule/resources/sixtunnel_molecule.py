@@ -12,10 +12,12 @@ import base64
 import functools
 import hashlib
 import ipaddress
+import json
 import os
 import re
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -101,6 +103,39 @@ def address_facing(host, peer, family):
         if interface.network in peer_networks:
             return str(interface.ip)
     raise AssertionError(f"no IPv{family} network is shared by {host.backend.name} and {peer.backend.name}")
+
+
+def addresses_facing(host, peer):
+    """host's addresses (IPv4 and IPv6) on the networks it shares with peer: where its packets to peer come from."""
+    found = set()
+    for family in (4, 6):
+        peer_networks = {interface.network for interface in global_addresses(peer, family)}
+        found |= {
+            str(interface.ip) for interface in global_addresses(host, family) if interface.network in peer_networks
+        }
+    if not found:
+        raise AssertionError(f"no network is shared by {host.backend.name} and {peer.backend.name}")
+    return found
+
+
+def tunnel_status(*args, inventory=None):
+    """Run the status playbook (sixtunnel.openvpn.status) with its JSON output: (returncode, output, {laptop: row}).
+
+    The rows are read from the JSON file the playbook writes (empty where the run failed before writing it).
+    """
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "status.json"
+        returncode, output = run_playbook(
+            "sixtunnel.openvpn.status", "-e", f"sixtunnel_status_json={path}", *args, inventory=inventory
+        )
+        rows = json.loads(path.read_text())["rows"] if path.exists() else []
+    return returncode, output, {row["laptop"]: row for row in rows}
+
+
+def certificate_not_after(host, path):
+    """notAfter of a certificate on a host as openssl reads it, in ISO 8601 (UTC) as the status view gives it."""
+    text = host.check_output(f"openssl x509 -noout -enddate -in {path}").split("=", 1)[1]
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.strptime(text, "%b %d %H:%M:%S %Y %Z"))
 
 
 def ping6(host, address, attempts=20, options=""):

@@ -253,10 +253,11 @@ _value:
           C(proto) (the laptop's), C(transport) (V(udp) or V(tcp)), C(gateway_proto) and C(laptop_proto) (the
           OpenVPN C(proto) line of each end), C(remotes) (C({host, port}) each), C(http_proxy), C(remote_ports)
           (where the laptop's OpenVPN packets go), C(verify_traffic), C(export_dir), and the gateway's names
-          C(gateway_instance), C(gateway_dir), C(gateway_config), C(gateway_unit), C(gateway_laptop_dir) (where
-          the gateway keeps an unmanaged laptop's key pair) and C(gateway_old_instances) (C({instance, dir, config,
-          unit}) of each instance this tunnel may have used under the other O(_input.mode) or transport; the gateway
-          removes those that exist and that no present tunnel uses).
+          C(gateway_instance), C(gateway_dir), C(gateway_config), C(gateway_unit), C(gateway_management) (the
+          instance's management socket, Unix, root only), C(gateway_laptop_dir) (where the gateway keeps an
+          unmanaged laptop's key pair) and C(gateway_old_instances) (C({instance, dir, config, unit}) of each instance
+          this tunnel may have used under the other O(_input.mode) or transport; the gateway removes those that exist
+          and that no present tunnel uses).
       type: list
       elements: dict
       sample:
@@ -294,6 +295,7 @@ _value:
           gateway_dir: /etc/openvpn/server/sixtunnel-laptop1
           gateway_config: /etc/openvpn/server/sixtunnel-laptop1.conf
           gateway_unit: openvpn-server@sixtunnel-laptop1.service
+          gateway_management: /etc/openvpn/server/sixtunnel-laptop1/management.sock
           gateway_laptop_dir: /etc/openvpn/server/sixtunnel-laptop1/laptop
           gateway_old_instances:
           - instance: sixtunnel_server

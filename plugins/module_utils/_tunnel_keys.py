@@ -2,12 +2,13 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""A tunnel end's certificate and its fingerprint: shared by the modules tunnel_keys and tunnel_keys_info
-(private, may change)."""
+"""A tunnel end's certificate, its fingerprint and its expiry: shared by the modules tunnel_keys, tunnel_keys_info
+and tunnel_status (private, may change)."""
 
 from __future__ import annotations
 
 import base64
+import datetime
 import hashlib
 import os
 import re
@@ -30,14 +31,19 @@ def certificate_pem(cert_path: str) -> str:
     return match.group(0) + "\n"
 
 
-def certificate_fingerprint(cert_path: str) -> str:
-    """SHA-256 of the first certificate in a PEM file, upper-case hex with colons: what OpenVPN's peer-fingerprint
-    pins, and what `openssl x509 -noout -fingerprint -sha256` prints."""
+def _certificate_der(cert_path: str) -> bytes:
+    """The DER bytes of the first certificate in a PEM file (OSError, or ValueError where it holds none)."""
     with open(cert_path, encoding="ascii") as handle:
         match = PEM_CERTIFICATE.search(handle.read())
     if not match:
         raise ValueError(f"{cert_path} holds no PEM certificate")
-    digest = hashlib.sha256(base64.b64decode("".join(match.group(1).split()))).hexdigest().upper()
+    return base64.b64decode("".join(match.group(1).split()))
+
+
+def certificate_fingerprint(cert_path: str) -> str:
+    """SHA-256 of the first certificate in a PEM file, upper-case hex with colons: what OpenVPN's peer-fingerprint
+    pins, and what `openssl x509 -noout -fingerprint -sha256` prints."""
+    digest = hashlib.sha256(_certificate_der(cert_path)).hexdigest().upper()
     return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
 
 
@@ -52,3 +58,53 @@ def directory_fingerprint(directory: str) -> str | None:
         return certificate_fingerprint(os.path.join(directory, CERTIFICATE))
     except (FileNotFoundError, NotADirectoryError):
         return None
+
+
+def _der_element(data: bytes, offset: int) -> tuple[int, int, int]:
+    """(tag, start of content, end of content) of the DER element at offset (definite lengths only, as DER has)."""
+    tag, length = data[offset], data[offset + 1]
+    start = offset + 2
+    if length & 0x80:
+        count = length & 0x7F
+        length = int.from_bytes(data[start : start + count], "big")
+        start += count
+    if start + length > len(data):
+        raise IndexError("element longer than the certificate")
+    return tag, start, start + length
+
+
+def certificate_not_after(cert_path: str) -> datetime.datetime:
+    """The end of validity (notAfter, UTC, timezone-aware) of the first certificate in a PEM file; reads only the
+    public certificate, with no library beyond Python's own (the hosts may lack python3-cryptography).
+
+    Raises OSError where the file cannot be read and ValueError where it holds no certificate or one that is not
+    X.509 as RFC 5280 shapes it (Certificate, TBSCertificate, Validity, UTCTime or GeneralizedTime).
+    """
+    der = _certificate_der(cert_path)
+    try:
+        _tag, start, _end = _der_element(der, 0)  # Certificate
+        _tag, offset, _end = _der_element(der, start)  # TBSCertificate
+        tag, _start, end = _der_element(der, offset)
+        if tag == 0xA0:  # [0] version (absent in v1 certificates)
+            offset = end
+        for _field in ("serialNumber", "signature", "issuer"):
+            offset = _der_element(der, offset)[2]
+        tag, start, _end = _der_element(der, offset)  # Validity
+        if tag != 0x30:
+            raise ValueError("no Validity")
+        not_before_end = _der_element(der, start)[2]
+        tag, start, end = _der_element(der, not_before_end)
+        text = der[start:end].decode("ascii")
+    except (IndexError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{cert_path}: not an X.509 certificate ({exc})") from exc
+    # UTCTime YYMMDDHHMMSSZ (years 1950 to 2049), GeneralizedTime YYYYMMDDHHMMSSZ (RFC 5280, 4.1.2.5).
+    if tag == 0x17 and len(text) == 13:
+        year = int(text[:2])
+        text = f"{1900 + year if year >= 50 else 2000 + year}{text[2:]}"
+    elif tag != 0x18 or len(text) != 15:
+        raise ValueError(f"{cert_path}: notAfter {text!r} is neither UTCTime nor GeneralizedTime")
+    try:
+        # timezone.utc, not UTC (3.11): hosts may run an older Python.
+        return datetime.datetime.strptime(text, "%Y%m%d%H%M%SZ").replace(tzinfo=datetime.timezone.utc)  # noqa: UP017
+    except ValueError as exc:
+        raise ValueError(f"{cert_path}: notAfter {text!r}: {exc}") from exc

@@ -89,77 +89,13 @@ killed:
 """
 
 import os
-import socket
 
 from ansible.module_utils.basic import AnsibleModule
-
-
-class ManagementError(Exception):
-    """The management interface did not answer as documented."""
-
-
-class Management:
-    """A line-oriented client of OpenVPN's management interface on a Unix socket."""
-
-    def __init__(self, path: str, timeout: float) -> None:
-        self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self._socket.settimeout(timeout)
-        self._socket.connect(path)
-        self._buffer = b""
-
-    def close(self) -> None:
-        self._socket.close()
-
-    def _line(self) -> str:
-        while b"\n" not in self._buffer:
-            chunk = self._socket.recv(65536)
-            if not chunk:
-                raise ManagementError("the management interface closed the connection")
-            self._buffer += chunk
-        line, self._buffer = self._buffer.split(b"\n", 1)
-        return line.decode("utf-8", errors="replace").rstrip("\r")
-
-    def command(self, text: str, multi_line: bool) -> list[str]:
-        """Send one command; return its lines up to END (multi_line) or its one SUCCESS/ERROR line.
-
-        Real-time notifications (lines starting with ">") may arrive at any time and are skipped.
-        """
-        self._socket.sendall(text.encode("utf-8") + b"\n")
-        lines = []
-        while True:
-            line = self._line()
-            if line.startswith(">"):
-                continue
-            if line.startswith("ERROR:"):
-                raise ManagementError(f"{text!r}: {line}")
-            if not multi_line:
-                return [line]
-            if line == "END":
-                return lines
-            lines.append(line)
-
-
-def parse_status(lines: list[str]) -> list[dict]:
-    """Sessions from `status 3` (tab-separated, OpenVPN 2.6 and 2.7): each CLIENT_LIST row by its HEADER's names."""
-    header: list[str] = []
-    sessions = []
-    for line in lines:
-        fields = line.split("\t")
-        if fields[:2] == ["HEADER", "CLIENT_LIST"]:
-            header = fields[1:]
-        elif fields[0] == "CLIENT_LIST" and header:
-            row = dict(zip(header, fields, strict=False))
-            sessions.append(
-                {
-                    "address": row.get("Virtual IPv6 Address", ""),
-                    "real_address": row.get("Real Address", ""),
-                    "bytes_received": int(row.get("Bytes Received") or 0),
-                    "bytes_sent": int(row.get("Bytes Sent") or 0),
-                    "connected_since": int(row.get("Connected Since (time_t)") or 0),
-                    "client_id": int(row.get("Client ID") or -1),
-                }
-            )
-    return sessions
+from ansible_collections.sixtunnel.openvpn.plugins.module_utils._management import (
+    Management,
+    ManagementError,
+    parse_status,
+)
 
 
 def main() -> None:

@@ -64,6 +64,10 @@ GATEWAY_INSTANCE_PREFIX = "sixtunnel-"
 GATEWAY_UNIT_TEMPLATE = "openvpn-server@"
 # Where the gateway keeps the key pair of a laptop that Ansible does not manage, inside the tunnel's directory.
 GATEWAY_LAPTOP_SUBDIR = "laptop"
+# Each gateway instance's management interface, a Unix socket in its directory (never a TCP port); sun_path holds
+# at most 107 bytes and a NUL.
+GATEWAY_MANAGEMENT_SOCKET = "management.sock"
+MAX_UNIX_SOCKET_PATH = 107
 _BOOLEAN_TEXT = {"true": True, "yes": True, "false": False, "no": False}
 LEDGER_USES = ("tunnel", "routed")
 SITE_KEYS = (
@@ -862,6 +866,13 @@ def _tunnel_record(
         gateway_interface = laptop.interface
         gateway_laptop_subdir = GATEWAY_LAPTOP_SUBDIR
     paths = _gateway_instance_paths(instance)
+    management = f"{paths['dir']}/{GATEWAY_MANAGEMENT_SOCKET}"
+    if len(management.encode("utf-8")) > MAX_UNIX_SOCKET_PATH:
+        raise TunnelPlanError(
+            f"tunnel_plan: laptop '{laptop.name}': its gateway instance's management socket {management} is "
+            f"{len(management.encode('utf-8'))} bytes long; a Unix socket path holds at most {MAX_UNIX_SOCKET_PATH}: "
+            "give the laptop a shorter inventory name"
+        )
     # Instances this tunnel may have ended in under the other mode or transport; the gateway removes those that
     # exist and that no present tunnel uses (a site switched between modes leaves nothing running on its ports).
     old_instances = [] if laptop.auth != "peer_fingerprint" else [SERVER_INSTANCE[other] for other in ("udp", "tcp")]
@@ -899,6 +910,7 @@ def _tunnel_record(
         "gateway_dir": paths["dir"],
         "gateway_config": paths["config"],
         "gateway_unit": paths["unit"],
+        "gateway_management": management,
         "gateway_laptop_dir": f"{paths['dir']}/{gateway_laptop_subdir}",
         "gateway_old_instances": [_gateway_instance_paths(name) for name in old_instances],
     }

@@ -57,6 +57,7 @@ def gateway_tunnel(dev_type="tap", transport="udp", tunnel_id=0):
         "transport": transport,
         "auth": "peer_fingerprint",
         "gateway_dir": f"/etc/openvpn/server/sixtunnel-laptop{tunnel_id}",
+        "gateway_management": f"/etc/openvpn/server/sixtunnel-laptop{tunnel_id}/management.sock",
         "remotes": [{"host": "vpn.example.org", "port": 1194 + tunnel_id}],
         "http_proxy": None,
     }
@@ -108,6 +109,21 @@ def test_tun_queue_holds_1000_packets_on_both_ends(render_conf, version):
     assert not any(
         line.startswith("txqueuelen") for line in rendered_lines(render_conf(gateway_tunnel("tap"), version))
     )
+
+
+def management_lines(lines):
+    return [line for line in lines if line.startswith("management")]
+
+
+@pytest.mark.parametrize("version", ["2.6.14", "2.7.8"])
+def test_each_p2p_gateway_instance_has_a_root_only_management_socket(version):
+    # A Unix socket of root only (the status view reads it), never a TCP port; the laptop's end has none.
+    assert management_lines(rendered_lines(render_gateway_conf(gateway_tunnel(), version))) == [
+        "management /etc/openvpn/server/sixtunnel-laptop0/management.sock unix",
+        "management-client-user root",
+        "management-client-group root",
+    ]
+    assert management_lines(rendered_lines(render_laptop_conf(gateway_tunnel(), version))) == []
 
 
 @pytest.mark.parametrize("dev_type", ["tap", "tun"])
@@ -191,6 +207,7 @@ def server_instance(tunnels, transport):
     return {
         "name": first["gateway_instance"],
         "dir": first["gateway_dir"],
+        "management": first["gateway_management"],
         "interface": first["gateway_interface"],
         "port": first["port"],
         "proto": first["gateway_proto"],
@@ -224,6 +241,11 @@ def test_server_instance_leaves_dco_on_and_reads_laptops_per_handshake(version):
     assert "capath /etc/openvpn/server/sixtunnel_server/peers" in lines
     assert "client-connect /etc/openvpn/server/sixtunnel_server/connect.sh" in lines
     assert not [line for line in lines if line.startswith(("peer-fingerprint", "ca ", "client-config-dir"))]
+    assert management_lines(lines) == [
+        "management /etc/openvpn/server/sixtunnel_server/management.sock unix",
+        "management-client-user root",
+        "management-client-group root",
+    ]
 
 
 def test_clients_give_each_laptop_its_own_address_and_networks():

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 
 import pytest
 from ansible.module_utils.testing import patch_module_args
+from ansible_collections.sixtunnel.openvpn.plugins.module_utils._management import parse_status
 from ansible_collections.sixtunnel.openvpn.plugins.modules import tunnel_sessions
 
 HEADER = ["Common Name", "Real Address", "Virtual Address", "Virtual IPv6 Address", "Bytes Received", "Bytes Sent"]
@@ -38,37 +38,14 @@ STATUS_3 = [
 ]
 
 
-class FakeManagement:
-    """A Unix socket that greets, answers `status 3` and `client-kill N`, and records the commands."""
-
-    def __init__(self, path):
-        self.commands = []
-        self._server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self._server.bind(str(path))
-        self._server.listen(1)
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-
-    def _serve(self):
-        connection, _address = self._server.accept()
-        with connection, connection.makefile("rwb") as stream:
-            stream.write(b">INFO:OpenVPN Management Interface Version 5 -- type 'help' for more info\r\n")
-            stream.flush()
-            for raw in stream:
-                command = raw.decode().strip()
-                self.commands.append(command)
-                if command == "status 3":
-                    # A notification in the middle of an answer, as the protocol allows.
-                    lines = STATUS_3[:3] + [">BYTECOUNT:1,2"] + STATUS_3[3:]
-                elif command.startswith("client-kill "):
-                    lines = [f"SUCCESS: client-kill command succeeded (cid {command.split()[1]})"]
-                else:
-                    lines = [f"ERROR: unknown command [{command}]"]
-                stream.write("".join(line + "\r\n" for line in lines).encode())
-                stream.flush()
-
-    def close(self):
-        self._server.close()
+def answer(command):
+    """OpenVPN 2.6's answers to `status 3` and `client-kill N`."""
+    if command == "status 3":
+        # A notification in the middle of an answer, as the protocol allows.
+        return STATUS_3[:3] + [">BYTECOUNT:1,2"] + STATUS_3[3:]
+    if command.startswith("client-kill "):
+        return [f"SUCCESS: client-kill command succeeded (cid {command.split()[1]})"]
+    return None
 
 
 def run_module(capsys, **args):
@@ -78,7 +55,7 @@ def run_module(capsys, **args):
 
 
 def test_status_lists_each_session_by_its_header():
-    sessions = tunnel_sessions.parse_status(STATUS_3[:-1])
+    sessions = parse_status(STATUS_3[:-1])
     assert sessions == [
         {
             "address": "2001:db8:abba:1000::2",
@@ -99,26 +76,20 @@ def test_status_lists_each_session_by_its_header():
     ]
 
 
-def test_kill_ends_only_the_listed_addresses_session(tmp_path, capsys):
+def test_kill_ends_only_the_listed_addresses_session(tmp_path, capsys, fake_management):
     path = tmp_path / "management.sock"
-    fake = FakeManagement(path)
-    try:
-        result = run_module(capsys, socket=str(path), kill=["2001:db8:abba:1001::2", "2001:db8:abba:1009::2"])
-    finally:
-        fake.close()
+    fake = fake_management(path, answer)
+    result = run_module(capsys, socket=str(path), kill=["2001:db8:abba:1001::2", "2001:db8:abba:1009::2"])
     assert result["changed"] is True
     assert result["killed"] == ["2001:db8:abba:1001::2"]
     assert [session["address"] for session in result["sessions"]] == ["2001:db8:abba:1000::2", "2001:db8:abba:1001::2"]
     assert fake.commands == ["status 3", "client-kill 3"]
 
 
-def test_check_mode_ends_nothing(tmp_path, capsys):
+def test_check_mode_ends_nothing(tmp_path, capsys, fake_management):
     path = tmp_path / "management.sock"
-    fake = FakeManagement(path)
-    try:
-        result = run_module(capsys, socket=str(path), kill=["2001:db8:abba:1000::2"], _ansible_check_mode=True)
-    finally:
-        fake.close()
+    fake = fake_management(path, answer)
+    result = run_module(capsys, socket=str(path), kill=["2001:db8:abba:1000::2"], _ansible_check_mode=True)
     assert result["changed"] is True and result["killed"] == ["2001:db8:abba:1000::2"]
     assert fake.commands == ["status 3"]
 

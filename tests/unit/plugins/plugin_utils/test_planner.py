@@ -164,6 +164,7 @@ def test_plan_of_the_seed_layout():
                 "gateway_dir": "/etc/openvpn/server/sixtunnel-laptop1",
                 "gateway_config": "/etc/openvpn/server/sixtunnel-laptop1.conf",
                 "gateway_unit": "openvpn-server@sixtunnel-laptop1.service",
+                "gateway_management": "/etc/openvpn/server/sixtunnel-laptop1/management.sock",
                 "gateway_laptop_dir": "/etc/openvpn/server/sixtunnel-laptop1/laptop",
                 "gateway_old_instances": [
                     {
@@ -1098,3 +1099,23 @@ def test_server_mode_refuses_an_interface_prefix_too_long_for_its_device():
 def test_site_mode_refusal():
     with pytest.raises(TunnelPlanError, match=exactly("tunnel_plan: site mode 'multi' is not one of 'p2p', 'server'")):
         plan_tunnels({**SITE, "mode": "multi"}, [laptop("laptop1", 0)])
+
+
+def test_a_p2p_laptop_name_must_leave_room_for_its_management_socket():
+    # /etc/openvpn/server/sixtunnel-NAME/management.sock: 46 bytes and the name; a Unix socket path holds 107.
+    longest, too_long = "a" * 61, "a" * 62
+    record = plan_tunnels(SITE, [laptop(longest, 0)])["tunnels"][0]
+    assert len(record["gateway_management"]) == 107
+    socket_path = f"/etc/openvpn/server/sixtunnel-{too_long}/management.sock"
+    with pytest.raises(
+        TunnelPlanError,
+        match=exactly(
+            f"tunnel_plan: laptop '{too_long}': its gateway instance's management socket {socket_path} is 108 bytes "
+            "long; a Unix socket path holds at most 107: give the laptop a shorter inventory name"
+        ),
+    ):
+        plan_tunnels(SITE, [laptop(too_long, 0)])
+    # In server mode the laptop shares the instance's socket, whatever its name.
+    assert plan_tunnels(SERVER_SITE, [laptop(too_long, 0)])["tunnels"][0]["gateway_management"] == (
+        "/etc/openvpn/server/sixtunnel_server/management.sock"
+    )
