@@ -122,6 +122,8 @@ removed:
 
 import datetime
 import os
+import re
+import secrets
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -154,18 +156,31 @@ def common_name_of(directory: str, common_name: str | None) -> str:
 
 
 def subject_argument(common_name: str) -> str:
-    """`openssl req -subj` text for one CN: "/" and "\\" escaped, as openssl parses that argument."""
-    return "/CN=" + common_name.replace("\\", "\\\\").replace("/", "\\/")
+    """`openssl req -subj` text: the CN ("/" and "\\" escaped, as openssl parses that argument) and a serialNumber
+    attribute (RFC 5280's X520SerialNumber) drawn at random for each certificate.
+
+    Each certificate gets a subject of its own so that a server instance's capath finds it: OpenSSL keeps every
+    trusted certificate it has loaded, by subject, for the life of the process, and would go on finding a rotated-out
+    certificate of the same subject and refuse its successor (measured: a rotated laptop got VERIFY ERROR until the
+    instance restarted).
+    """
+    return "/CN=" + common_name.replace("\\", "\\\\").replace("/", "\\/") + "/serialNumber=" + secrets.token_hex(8)
+
+
+# The CN of an RFC 2253 subject (attributes are comma-separated; a comma inside a value is escaped).
+RFC2253_COMMON_NAME = re.compile(r"(?:^|,)CN=((?:[^,\\]|\\.)*)")
 
 
 def current_common_name(module: AnsibleModule, cert_path: str) -> str:
-    """The CN of an existing certificate, as openssl prints it in RFC 2253 form (only its CN is compared)."""
+    """The CN of an existing certificate, as openssl prints it in RFC 2253 form (only its CN is compared), or the
+    whole subject where it has none."""
     openssl = module.get_bin_path("openssl", required=True)
     rc, out, err = module.run_command([openssl, "x509", "-in", cert_path, "-noout", "-subject", "-nameopt", "RFC2253"])
     if rc != 0:
         module.fail_json(msg=f"{cert_path}: openssl cannot read the certificate: {err.strip()}")
     subject = out.strip().removeprefix("subject=").strip()
-    return subject[3:] if subject.startswith("CN=") and "," not in subject else subject
+    match = RFC2253_COMMON_NAME.search(subject)
+    return match.group(1) if match else subject
 
 
 def make_certificate(module: AnsibleModule, directory: str, days: int, common_name: str, new_key: bool) -> None:

@@ -135,6 +135,7 @@ def test_rotate_replaces_only_the_named_directories_key_pair(tmp_path, capsys):
     rotated, kept = tmp_path / "rotated", tmp_path / "kept"
     first = run_module(capsys, directories=[str(rotated), str(kept)], common_name="laptop1")
     old_key = (rotated / "key.pem").read_bytes()
+    old_subject = openssl("x509", "-noout", "-subject", "-in", str(rotated / "cert.pem"))
     kept_tree = tree(kept)
 
     result = run_module(capsys, directories=[str(rotated), str(kept)], common_name="laptop1", rotate=[str(rotated)])
@@ -143,6 +144,9 @@ def test_rotate_replaces_only_the_named_directories_key_pair(tmp_path, capsys):
     assert result["fingerprints"][str(rotated)] == openssl_fingerprint(rotated / "cert.pem")
     assert result["fingerprints"][str(rotated)] != first["fingerprints"][str(rotated)]
     assert result["fingerprints"][str(kept)] == first["fingerprints"][str(kept)]
+    # A subject of its own, same CN: a server instance's capath keeps the old one by subject until it restarts.
+    new_subject = openssl("x509", "-noout", "-subject", "-in", str(rotated / "cert.pem"))
+    assert new_subject != old_subject and "CN = laptop1" in new_subject and "CN = laptop1" in old_subject
     assert tree(kept) == kept_tree
     # The new certificate belongs to the new key, and only the two files are left (no .tmp, no old copy).
     assert openssl("pkey", "-pubout", "-in", str(rotated / "key.pem")) == openssl(
