@@ -10,13 +10,17 @@ import time
 import pytest
 from sixtunnel_molecule import (
     CLIENT_UNIT,
+    EXPORT_DIR,
     INVENTORY_DIR,
     SITE_ADDRESS,
+    certificate_fingerprint,
     container,
+    inline_block,
     main_pid,
     molecule_inventory,
     ping6,
     plan_of,
+    podman_cp,
     recap,
     run_playbook,
     start_ping,
@@ -30,9 +34,16 @@ LEDGER = INVENTORY_DIR / ".sixtunnel" / "ledger.yml"
 
 @pytest.fixture(scope="module")
 def names(inventory):
-    """gateway, laptop1 (server instance), laptop2 (static key, p2p), laptop3 (tap, p2p)."""
+    """gateway, laptop1 (server instance), laptop2 (static key, p2p), laptop3 (tap, p2p): the hosts with containers."""
     (gateway,) = inventory.get_hosts("sixtunnel_gateways")
-    return (gateway, *sorted(inventory.get_hosts("sixtunnel_laptops")))
+    managed = set(inventory.get_hosts("sixtunnel_laptops")) - set(inventory.get_hosts("server_unmanaged"))
+    return (gateway, *sorted(managed))
+
+
+@pytest.fixture(scope="module")
+def unmanaged(inventory):
+    """The laptop Ansible does not manage, and the bare container that runs its exported profile."""
+    return inventory.get_hosts("server_unmanaged")[0], container(inventory.get_hosts("bare_clients")[0])
 
 
 def key_line(host, path):
@@ -54,7 +65,8 @@ def holders(names, line):
 def pids(names, plan):
     """Main PIDs of every tunnel end's unit: {(host, unit): pid}; 0 where it does not run."""
     gateway = container(names[0])
-    found = {(names[0], unit): main_pid(gateway, unit) for unit in {tunnel["gateway_unit"] for tunnel in plan.values()}}
+    units = {tunnel["gateway_unit"] for tunnel in plan.values() if tunnel["name"] in names}
+    found = {(names[0], unit): main_pid(gateway, unit) for unit in units}
     found.update({(name, CLIENT_UNIT): main_pid(container(name), CLIENT_UNIT) for name in names[1:]})
     return found
 
@@ -90,7 +102,8 @@ def test_every_run_reports_certificates_near_their_end(plan):
     warned = re.findall(r"(/etc/openvpn/\S+)/cert\.pem expires in (\d+) days", output)
     certified = [tunnel for tunnel in plan.values() if tunnel["auth"] == "peer_fingerprint"]
     gateway_dirs = {tunnel["gateway_dir"] for tunnel in certified}
-    assert {path for path, _days in warned} == gateway_dirs | {CLIENT_DIR}, output
+    kept = {tunnel["gateway_laptop_dir"] for tunnel in certified if not tunnel["managed"]}  # unmanaged laptops' pairs
+    assert {path for path, _days in warned} == gateway_dirs | kept | {CLIENT_DIR}, output
     assert all(3640 <= int(days) <= 3650 for _path, days in warned), warned
     assert all(counts["changed"] == 0 for counts in recap(output).values()), output
 
@@ -119,6 +132,58 @@ def test_rotating_a_key_pair_loses_at_most_5_s(names, plan, index):
         )
     assert ping6(laptop_host, SITE_ADDRESS), f"{laptop} cannot reach the site with its new keys"
     assert ping6(gateway_host, tunnel["laptop_ip"]), f"the gateway cannot reach {laptop} with its new keys"
+
+
+def run_profile(bare, name, profile):
+    """Start an exported profile in the bare container; return its log's path."""
+    podman_cp(profile, f"{bare.backend.name}:/root/{name}.ovpn")
+    started = bare.run(
+        f"openvpn --daemon --config /root/{name}.ovpn --log /root/{name}.log --writepid /root/{name}.pid"
+    )
+    assert started.rc == 0, started.stderr
+    return f"/root/{name}.log"
+
+
+def stop_profile(bare, name):
+    bare.run(f"kill $(cat /root/{name}.pid); while kill -0 $(cat /root/{name}.pid) 2>/dev/null; do sleep 0.2; done")
+
+
+def test_rotating_an_unmanaged_laptop_renews_its_exported_profile(names, plan, unmanaged, tmp_path):
+    """The gateway keeps its key pair: rotated there, exported again; the old profile is refused, the new one works."""
+    name, bare = unmanaged
+    gateway, tunnel = names[0], plan[name]
+    profile = EXPORT_DIR / f"{name}.ovpn"
+    old_profile = tmp_path / "old.ovpn"
+    old_profile.write_text(profile.read_text())
+    old_line = max(inline_block(old_profile.read_text(), "key").splitlines(), key=len)
+    old_fingerprint = certificate_fingerprint(inline_block(old_profile.read_text(), "cert"))
+    try:
+        run_profile(bare, name, old_profile)
+        assert ping6(bare, SITE_ADDRESS), f"{name}'s profile does not reach the site before the rotation"
+    finally:
+        stop_profile(bare, name)
+
+    rc, output = run_playbook("--limit", f"{gateway},{name}", "sixtunnel.openvpn.rotate")
+    assert rc == 0, output
+
+    new_fingerprint = certificate_fingerprint(inline_block(profile.read_text(), "cert"))
+    assert new_fingerprint != old_fingerprint, f"{name}'s exported profile still has the old certificate"
+    assert old_line not in profile.read_text(), "the exported profile kept the old private key"
+    assert not holders(names, old_line), f"the old private key is still on {holders(names, old_line)}"
+    try:
+        log = run_profile(bare, name, old_profile)
+        assert not ping6(bare, tunnel["gateway_ip"], attempts=15), (
+            f"the old profile still connects: {bare.file(log).content_string}"
+        )
+    finally:
+        stop_profile(bare, name)
+    try:
+        log = run_profile(bare, name, profile)
+        assert ping6(bare, SITE_ADDRESS, attempts=30), (
+            f"the new profile does not connect: {bare.file(log).content_string}"
+        )
+    finally:
+        stop_profile(bare, name)
 
 
 def test_rotating_a_static_key_loses_at_most_5_s(names, plan):
