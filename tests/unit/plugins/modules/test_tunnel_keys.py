@@ -215,7 +215,7 @@ def test_expiry_is_returned_and_warned_about_within_warn_days(tmp_path, capsys, 
     directory = tmp_path / "short"
     first = run_module(capsys, directories=[str(directory)], certificate_days=30)
     end = openssl("x509", "-noout", "-enddate", "-in", str(directory / "cert.pem")).strip().partition("=")[2]
-    expected = datetime.datetime.strptime(end, "%b %d %H:%M:%S %Y %Z").replace(tzinfo=datetime.timezone.utc)
+    expected = datetime.datetime.strptime(end, "%b %d %H:%M:%S %Y %Z").replace(tzinfo=datetime.UTC)
     assert first["expires"] == {str(directory): expected.isoformat()}
     assert module_warnings == []
 
