@@ -9,7 +9,7 @@ COLLECTION := $(CURDIR)/collections/ansible_collections/sixtunnel/openvpn
 PYTHON ?= python3
 # Every scenario, one after another on one image (docs/guarantees.md says what each proves).
 # One alone: `make molecule MOLECULE_SCENARIOS=NAME`.
-MOLECULE_SCENARIOS ?= default export transports firewall routed lifecycle faults bad_inventory secrets install real_networks server_mode
+MOLECULE_SCENARIOS ?= default export transports firewall routed lifecycle faults bad_inventory secrets install real_networks server_mode rotation
 
 export PATH := $(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg

@@ -78,7 +78,7 @@ def plan_of(inventory, laptop_names=None, overrides=None):
         variables.update((overrides or {}).get(name, {}))
         laptop = {"name": name, "state": variables.get("sixtunnel_state", "present")}
         laptop["routed_networks"] = variables.get("sixtunnel_routed_networks", [])
-        for key in ("tunnel_id", "port", "interface", "auth", "dev_type", "proto"):
+        for key in ("tunnel_id", "port", "interface", "auth", "dev_type", "proto", "managed"):
             if "sixtunnel_" + key in variables:
                 laptop[key] = variables["sixtunnel_" + key]
         laptops.append(laptop)

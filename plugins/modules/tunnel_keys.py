@@ -16,6 +16,9 @@ description:
     C(openssl), and returns the certificate's SHA-256 fingerprint, the value OpenVPN's C(peer-fingerprint) pins.
     A directory that has C(key.pem) but lost C(cert.pem) gets a new certificate for the same key.
   - O(kind=static_key) makes C(static.key) with C(openvpn --genkey secret), the compatibility mode of the seed article.
+  - A directory holds the material of one kind: making a certificate removes a C(static.key) left there by the
+    static-key kind, and making a static key removes C(key.pem) and C(cert.pem), so a tunnel moved between auth
+    modes keeps no old key.
   - Key files are written mode 0600 from the start (umask 077) and renamed into place, so no reader ever sees a
     partial or world-readable key. Key contents are never returned.
   - One call handles every directory, so a gateway with many laptops pays one round trip.
@@ -34,6 +37,24 @@ options:
     description: Validity of new self-signed certificates, in days. Existing certificates are kept.
     type: int
     default: 3650
+  rotate:
+    description:
+      - Directories (among O(directories)) whose key material is replaced now by new material: a new private key
+        and certificate (O(kind=certificate)), or a new static key (O(kind=static_key)). Each new file is written
+        beside the old one and renamed over it, so the old key is gone from the directory and no reader sees a
+        partial file.
+      - A running OpenVPN keeps the key it loaded until it restarts; the caller restarts both ends of the tunnel.
+    type: list
+    elements: path
+    default: []
+    version_added: 1.0.0
+  warn_days:
+    description:
+      - Warn (an Ansible warning, on every run) about each certificate that expires within this many days, naming
+        its directory, its end date and the way out (rotation). V(0) never warns.
+    type: int
+    default: 0
+    version_added: 1.0.0
   common_name:
     description:
       - Common name (CN) of the certificates (O(kind=certificate)); default the directory's name.
@@ -79,14 +100,30 @@ certificates:
   type: dict
   sample: {"/etc/openvpn/client/sixtunnel": "-----BEGIN CERTIFICATE-----\nMIIB...\n-----END CERTIFICATE-----\n"}
   version_added: 1.0.0
+expires:
+  description:
+    - End of validity (notAfter) of C(cert.pem) per directory, ISO 8601 in UTC (O(kind=certificate)).
+  returned: always
+  type: dict
+  sample: {"/etc/openvpn/client/sixtunnel": "2036-11-27T06:10:00+00:00"}
+  version_added: 1.0.0
 created:
-  description: Directories whose key material this run made (or would make, in check mode).
+  description: Directories whose key material this run made or replaced (O(rotate)), or would in check mode.
   returned: always
   type: list
   elements: str
+removed:
+  description: Files of the other kind removed (or that would be, in check mode), after a move between auth modes.
+  returned: always
+  type: list
+  elements: str
+  version_added: 1.0.0
 """
 
+import datetime
 import os
+import re
+import secrets
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -94,8 +131,13 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.sixtunnel.openvpn.plugins.module_utils._tunnel_keys import (
     CERTIFICATE,
     certificate_fingerprint,
+    certificate_not_after,
     certificate_pem,
 )
+
+# What each kind keeps in a directory, and what it removes: the two auth modes' material never lives side by side.
+FILES = {"certificate": ("key.pem", CERTIFICATE), "static_key": ("static.key",)}
+REPLACES = {"certificate": FILES["static_key"], "static_key": FILES["certificate"]}
 
 
 def run_private(module: AnsibleModule, argv: list[str]) -> None:
@@ -114,27 +156,41 @@ def common_name_of(directory: str, common_name: str | None) -> str:
 
 
 def subject_argument(common_name: str) -> str:
-    """`openssl req -subj` text for one CN: "/" and "\\" escaped, as openssl parses that argument."""
-    return "/CN=" + common_name.replace("\\", "\\\\").replace("/", "\\/")
+    """`openssl req -subj` text: the CN ("/" and "\\" escaped, as openssl parses that argument) and a serialNumber
+    attribute (RFC 5280's X520SerialNumber) drawn at random for each certificate.
+
+    Each certificate gets a subject of its own so that a server instance's capath finds it: OpenSSL keeps every
+    trusted certificate it has loaded, by subject, for the life of the process, and would go on finding a rotated-out
+    certificate of the same subject and refuse its successor (measured: a rotated laptop got VERIFY ERROR until the
+    instance restarted).
+    """
+    return "/CN=" + common_name.replace("\\", "\\\\").replace("/", "\\/") + "/serialNumber=" + secrets.token_hex(8)
+
+
+# The CN of an RFC 2253 subject (attributes are comma-separated; a comma inside a value is escaped).
+RFC2253_COMMON_NAME = re.compile(r"(?:^|,)CN=((?:[^,\\]|\\.)*)")
 
 
 def current_common_name(module: AnsibleModule, cert_path: str) -> str:
-    """The CN of an existing certificate, as openssl prints it in RFC 2253 form (only its CN is compared)."""
+    """The CN of an existing certificate, as openssl prints it in RFC 2253 form (only its CN is compared), or the
+    whole subject where it has none."""
     openssl = module.get_bin_path("openssl", required=True)
     rc, out, err = module.run_command([openssl, "x509", "-in", cert_path, "-noout", "-subject", "-nameopt", "RFC2253"])
     if rc != 0:
         module.fail_json(msg=f"{cert_path}: openssl cannot read the certificate: {err.strip()}")
     subject = out.strip().removeprefix("subject=").strip()
-    return subject[3:] if subject.startswith("CN=") and "," not in subject else subject
+    match = RFC2253_COMMON_NAME.search(subject)
+    return match.group(1) if match else subject
 
 
-def make_certificate(module: AnsibleModule, directory: str, days: int, common_name: str) -> None:
+def make_certificate(module: AnsibleModule, directory: str, days: int, common_name: str, new_key: bool) -> None:
+    """A self-signed certificate for the directory's key.pem, or for a new key where there is none or new_key."""
     key_path = os.path.join(directory, "key.pem")
     cert_path = os.path.join(directory, CERTIFICATE)
     openssl = module.get_bin_path("openssl", required=True)
     subject = subject_argument(common_name)
     request = [openssl, "req", "-x509", "-sha256", "-days", str(days), "-subj", subject, "-out", cert_path + ".tmp"]
-    if os.path.exists(key_path):
+    if os.path.exists(key_path) and not new_key:
         run_private(module, request + ["-key", key_path])
     else:
         new_key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key_path + ".tmp"]
@@ -152,8 +208,22 @@ def make_static_key(module: AnsibleModule, directory: str) -> None:
 
 
 def is_complete(directory: str, kind: str) -> bool:
-    wanted = ["key.pem", CERTIFICATE] if kind == "certificate" else ["static.key"]
-    return all(os.path.isfile(os.path.join(directory, name)) for name in wanted)
+    return all(os.path.isfile(os.path.join(directory, name)) for name in FILES[kind])
+
+
+def other_kinds_files(directory: str, kind: str) -> list[str]:
+    """The files of the other auth mode in directory: left by a tunnel that moved between auth modes."""
+    return [os.path.join(directory, name) for name in REPLACES[kind] if os.path.lexists(os.path.join(directory, name))]
+
+
+def warn_expiry(module: AnsibleModule, directory: str, not_after: datetime.datetime, days: int) -> None:
+    left = not_after - datetime.datetime.now(datetime.timezone.utc)
+    if days and left < datetime.timedelta(days=days):
+        state = "expired" if left.total_seconds() < 0 else f"expires in {left.days} days"
+        module.warn(
+            f"{directory}/{CERTIFICATE} {state} ({not_after.isoformat()}); renew it with a rotation"
+            " (playbook sixtunnel.openvpn.rotate, docs/operations.md)"
+        )
 
 
 def main() -> None:
@@ -163,16 +233,25 @@ def main() -> None:
             "kind": {"type": "str", "choices": ["certificate", "static_key"], "default": "certificate"},
             "certificate_days": {"type": "int", "default": 3650},
             "common_name": {"type": "str"},
+            "rotate": {"type": "list", "elements": "path", "default": []},
+            "warn_days": {"type": "int", "default": 0},
         },
         supports_check_mode=True,
     )
     kind = module.params["kind"]
+    rotate = {os.path.normpath(directory) for directory in module.params["rotate"]}
+    unknown = rotate - {os.path.normpath(directory) for directory in module.params["directories"]}
+    if unknown:
+        module.fail_json(msg=f"rotate names directories that are not in directories: {', '.join(sorted(unknown))}")
     created = []
+    removed = []
     fingerprints = {}
     certificates = {}
+    expires = {}
     for directory in module.params["directories"]:
         common_name = common_name_of(directory, module.params["common_name"])
-        complete = is_complete(directory, kind)
+        rotated = os.path.normpath(directory) in rotate
+        complete = is_complete(directory, kind) and not rotated
         if complete and kind == "certificate" and module.params["common_name"] is not None:
             # Only where asked: a certificate whose fingerprint is already pinned is otherwise never replaced.
             complete = current_common_name(module, os.path.join(directory, CERTIFICATE)) == common_name
@@ -182,13 +261,28 @@ def main() -> None:
                 continue
             os.makedirs(directory, mode=0o700, exist_ok=True)
             if kind == "certificate":
-                make_certificate(module, directory, module.params["certificate_days"], common_name)
+                make_certificate(module, directory, module.params["certificate_days"], common_name, rotated)
             else:
                 make_static_key(module, directory)
+        for path in other_kinds_files(directory, kind):
+            removed.append(path)
+            if not module.check_mode:
+                os.remove(path)
         if kind == "certificate":
-            fingerprints[directory] = certificate_fingerprint(os.path.join(directory, CERTIFICATE))
-            certificates[directory] = certificate_pem(os.path.join(directory, CERTIFICATE))
-    module.exit_json(changed=bool(created), created=created, fingerprints=fingerprints, certificates=certificates)
+            cert_path = os.path.join(directory, CERTIFICATE)
+            fingerprints[directory] = certificate_fingerprint(cert_path)
+            certificates[directory] = certificate_pem(cert_path)
+            not_after = certificate_not_after(cert_path)
+            expires[directory] = not_after.isoformat()
+            warn_expiry(module, directory, not_after, module.params["warn_days"])
+    module.exit_json(
+        changed=bool(created or removed),
+        created=created,
+        removed=removed,
+        fingerprints=fingerprints,
+        certificates=certificates,
+        expires=expires,
+    )
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import stat
 import subprocess
@@ -130,7 +131,95 @@ def test_static_key_is_made_private_once_and_has_no_fingerprint(tmp_path, capsys
     assert again["changed"] is False and again["created"] == []
 
 
+def test_rotate_replaces_only_the_named_directories_key_pair(tmp_path, capsys):
+    rotated, kept = tmp_path / "rotated", tmp_path / "kept"
+    first = run_module(capsys, directories=[str(rotated), str(kept)], common_name="laptop1")
+    old_key = (rotated / "key.pem").read_bytes()
+    old_subject = openssl("x509", "-noout", "-subject", "-in", str(rotated / "cert.pem"))
+    kept_tree = tree(kept)
+
+    result = run_module(capsys, directories=[str(rotated), str(kept)], common_name="laptop1", rotate=[str(rotated)])
+    assert result["changed"] is True and result["created"] == [str(rotated)]
+    assert (rotated / "key.pem").read_bytes() != old_key, "rotation kept the old private key"
+    assert result["fingerprints"][str(rotated)] == openssl_fingerprint(rotated / "cert.pem")
+    assert result["fingerprints"][str(rotated)] != first["fingerprints"][str(rotated)]
+    assert result["fingerprints"][str(kept)] == first["fingerprints"][str(kept)]
+    # A subject of its own, same CN: a server instance's capath keeps the old one by subject until it restarts.
+    new_subject = openssl("x509", "-noout", "-subject", "-in", str(rotated / "cert.pem"))
+    assert new_subject != old_subject and "CN = laptop1" in new_subject and "CN = laptop1" in old_subject
+    assert tree(kept) == kept_tree
+    # The new certificate belongs to the new key, and only the two files are left (no .tmp, no old copy).
+    assert openssl("pkey", "-pubout", "-in", str(rotated / "key.pem")) == openssl(
+        "x509", "-noout", "-pubkey", "-in", str(rotated / "cert.pem")
+    )
+    assert sorted(p.name for p in rotated.iterdir()) == ["cert.pem", "key.pem"]
+    assert mode_of(rotated / "key.pem") == 0o600
+
+
+def test_rotate_makes_a_new_static_key(tmp_path, capsys, monkeypatch):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "openvpn").write_text(FAKE_OPENVPN.replace('echo "static', 'echo "$$ static'))
+    (bin_dir / "openvpn").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+    directory = tmp_path / "static"
+    run_module(capsys, directories=[str(directory)], kind="static_key")
+    old = (directory / "static.key").read_text()
+
+    result = run_module(capsys, directories=[str(directory)], kind="static_key", rotate=[str(directory)])
+    assert result["changed"] is True and result["created"] == [str(directory)]
+    assert (directory / "static.key").read_text() != old
+    assert sorted(p.name for p in directory.iterdir()) == ["static.key"]
+
+
+def test_rotate_refuses_a_directory_it_was_not_given(tmp_path, capsys):
+    result = run_module(capsys, directories=[str(tmp_path / "a")], rotate=[str(tmp_path / "b")])
+    assert result["failed"] is True and str(tmp_path / "b") in result["msg"]
+    assert not (tmp_path / "a").exists()
+
+
 def test_a_file_without_a_certificate_is_refused(tmp_path):
     (tmp_path / "cert.pem").write_text("not a certificate\n")
     with pytest.raises(ValueError, match="holds no PEM certificate"):
         tunnel_keys.certificate_fingerprint(str(tmp_path / "cert.pem"))
+
+
+def test_a_move_between_auth_modes_removes_the_other_modes_key(tmp_path, capsys, monkeypatch):
+    directory = tmp_path / "moved"
+    directory.mkdir(mode=0o700)
+    (directory / "static.key").write_text("old static key\n")
+    result = run_module(capsys, directories=[str(directory)])
+    assert result["changed"] is True and result["removed"] == [str(directory / "static.key")]
+    assert sorted(p.name for p in directory.iterdir()) == ["cert.pem", "key.pem"]
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "openvpn").write_text(FAKE_OPENVPN)
+    (bin_dir / "openvpn").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+    back = run_module(capsys, directories=[str(directory)], kind="static_key")
+    assert sorted(back["removed"]) == [str(directory / "cert.pem"), str(directory / "key.pem")]
+    assert sorted(p.name for p in directory.iterdir()) == ["static.key"]
+
+
+@pytest.fixture
+def module_warnings(monkeypatch):
+    """What the module passes to AnsibleModule.warn. Recorded here: ansible-core's warn goes to a list global to the
+    process, or to the controller's display once another test has loaded controller code."""
+    recorded = []
+    monkeypatch.setattr(tunnel_keys.AnsibleModule, "warn", lambda _module, warning: recorded.append(warning))
+    return recorded
+
+
+def test_expiry_is_returned_and_warned_about_within_warn_days(tmp_path, capsys, module_warnings):
+    directory = tmp_path / "short"
+    first = run_module(capsys, directories=[str(directory)], certificate_days=30)
+    end = openssl("x509", "-noout", "-enddate", "-in", str(directory / "cert.pem")).strip().partition("=")[2]
+    expected = datetime.datetime.strptime(end, "%b %d %H:%M:%S %Y %Z").replace(tzinfo=datetime.UTC)
+    assert first["expires"] == {str(directory): expected.isoformat()}
+    assert module_warnings == []
+
+    warned = run_module(capsys, directories=[str(directory)], warn_days=90)
+    (warning,) = module_warnings
+    assert str(directory) in warning and "expires in 29 days" in warning and "rotat" in warning
+    assert warned["changed"] is False
