@@ -17,7 +17,6 @@ from sixtunnel_molecule import (
     container,
     inline_block,
     main_pid,
-    molecule_inventory,
     ping6,
     plan_of,
     podman_cp,
@@ -25,11 +24,23 @@ from sixtunnel_molecule import (
     run_playbook,
     start_ping,
     stop_ping,
+    whole_inventory,
 )
 
 LOSS_BUDGET = 25  # pings of a 5 pkt/s ping6: 5 s, the issue's bound for a rotation
 CLIENT_DIR = "/etc/openvpn/client/sixtunnel"
 LEDGER = INVENTORY_DIR / ".sixtunnel" / "ledger.yml"
+
+
+@pytest.fixture(scope="module")
+def inventory():
+    """The whole inventory: Molecule's hosts and the unmanaged laptop (in the inventory directory only)."""
+    return whole_inventory()
+
+
+@pytest.fixture(scope="module")
+def plan(inventory):
+    return plan_of(inventory)
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +89,9 @@ def rotate(laptop, gateway, names, plan, *extra):
     start_ping(container(laptop), SITE_ADDRESS)
     started = time.monotonic()
     try:
-        rc, output = run_playbook("--limit", f"{gateway},{laptop}", *extra, "sixtunnel.openvpn.rotate")
+        rc, output = run_playbook(
+            "--limit", f"{gateway},{laptop}", *extra, "sixtunnel.openvpn.rotate", inventory=INVENTORY_DIR
+        )
     finally:
         sent, received = stop_ping(container(laptop))
     print(
@@ -97,6 +110,7 @@ def test_every_run_reports_certificates_near_their_end(plan):
     rc, output = run_playbook(
         "-e", "openvpn_server_certificate_warn_days=4000", "-e", "openvpn_client_certificate_warn_days=4000",
         "sixtunnel.openvpn.site",
+        inventory=INVENTORY_DIR,
     )  # fmt: skip
     assert rc == 0, output
     warned = re.findall(r"(/etc/openvpn/\S+)/cert\.pem expires in (\d+) days", output)
@@ -163,7 +177,7 @@ def test_rotating_an_unmanaged_laptop_renews_its_exported_profile(names, plan, u
     finally:
         stop_profile(bare, name)
 
-    rc, output = run_playbook("--limit", f"{gateway},{name}", "sixtunnel.openvpn.rotate")
+    rc, output = run_playbook("--limit", f"{gateway},{name}", "sixtunnel.openvpn.rotate", inventory=INVENTORY_DIR)
     assert rc == 0, output
 
     new_fingerprint = certificate_fingerprint(inline_block(profile.read_text(), "cert"))
@@ -214,6 +228,7 @@ def test_moving_off_static_keys_is_one_variable(names, tmp_path):
     rc, output = run_playbook(
         "-i", str(moved), "--limit", f"{gateway},{laptop}", "-e", f"sixtunnel_ledger_file={LEDGER}",
         "sixtunnel.openvpn.site",
+        inventory=INVENTORY_DIR,
     )  # fmt: skip
     assert rc == 0, output
 
@@ -229,4 +244,4 @@ def test_moving_off_static_keys_is_one_variable(names, tmp_path):
 
 def laptop_tunnel(laptop, overrides=None):
     """The laptop's tunnel record as the inventory (with overrides of its variables) implies it."""
-    return plan_of(molecule_inventory(), overrides={laptop: overrides or {}})[laptop]
+    return plan_of(whole_inventory(), overrides={laptop: overrides or {}})[laptop]
