@@ -5,7 +5,7 @@
 
 """Server mode against p2p mode: gateway run time by inventory size, and gateway memory with live laptops.
 
-    python benchmarks/bench_servermode.py --out DIR [--sizes 1,10,100] [--reruns 3] [--containers 4] [--sample 5]
+    python benchmarks/bench_servermode.py --out DIR [--sizes 1,10,100] [--reruns 5] [--containers 4] [--sample 5]
                                           [--keep]
 
 Both modes get the same inventories: N peer-fingerprint laptops with `sixtunnel_managed: false`, so the gateway
@@ -219,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True, help="directory for servermode.json and the inventories")
     parser.add_argument("--sizes", default="1,10,100", help="laptop counts (default 1,10,100); the largest goes live")
-    parser.add_argument("--reruns", type=int, default=3, help="no-change re-runs per mode and size (default 3)")
+    parser.add_argument("--reruns", type=int, default=5, help="no-change re-runs per mode and size (default 5)")
     parser.add_argument("--containers", type=int, default=4, help="client containers for the live laptops (default 4)")
     parser.add_argument("--sample", type=int, default=5, help="live laptops that ping their gateway end (default 5)")
     parser.add_argument("--keep", action="store_true", help="leave the containers running")
