@@ -10,7 +10,16 @@ import re
 import subprocess
 
 import pytest
-from sixtunnel_molecule import container, ping6, plan_of, recap
+from sixtunnel_molecule import (
+    P_CONTROL_HARD_RESET_SERVER_V2,
+    address_facing,
+    container,
+    handshake_probe,
+    journal_tail,
+    ping6,
+    plan_of,
+    recap,
+)
 
 KEY_FILES = "find /etc/openvpn -type f \\( -name '*.pem' -o -name '*.key' \\)"
 
@@ -24,7 +33,8 @@ def secret_files(host):
     files = {}
     for path in host.check_output(KEY_FILES).split():
         content = host.check_output(f"cat {path}")
-        if "PRIVATE KEY" in content or "OpenVPN Static key" in content:
+        # tls-crypt keys are "OpenVPN Static key V1" files too; tls-crypt-v2 keys have armour of their own.
+        if "PRIVATE KEY" in content or "OpenVPN Static key" in content or "OpenVPN tls-crypt-v2" in content:
             files[path] = content
     return files
 
@@ -83,17 +93,22 @@ def test_both_auth_modes_converged_and_pass_traffic(inventory, converged):
     laptops = inventory.get_hosts("sixtunnel_laptops")
     plan = plan_of(inventory, laptops)
     auth = {name: inventory.get_variables(name).get("sixtunnel_auth", "peer_fingerprint") for name in laptops}
-    assert sorted(auth.values()) == ["peer_fingerprint", "static_key"]
+    assert sorted(auth.values()) == ["peer_fingerprint", "peer_fingerprint", "static_key"]
     for name in laptops:
         assert ping6(container(name), plan[name]["gateway_ip"]), f"{name}'s tunnel ({auth[name]}) does not pass"
 
 
 def test_every_host_holds_key_material(inventory, secrets):
-    gateway, laptop1, laptop2 = hosts_of(inventory)
+    gateway, laptop1, laptop2, laptop3 = hosts_of(inventory)
     assert any("PRIVATE KEY" in content for content in secrets[gateway].values())
     assert any("Static key" in content for content in secrets[gateway].values())
     assert any("PRIVATE KEY" in content for content in secrets[laptop1].values())
     assert any("Static key" in content for content in secrets[laptop2].values())
+    # The tls-crypt key: made on the gateway, carried to laptop1 only (laptop3 opted out, laptop2 has a static key).
+    tls_crypt = f"/etc/openvpn/server/sixtunnel-{laptop1}/tls-crypt.key"
+    assert secrets[laptop1]["/etc/openvpn/client/sixtunnel/tls-crypt.key"] == secrets[gateway][tls_crypt]
+    assert not [path for name in (laptop2, laptop3) for path in secrets[name] if "tls-crypt" in path]
+    assert not [path for path in secrets[gateway] if "tls-crypt" in path and path != tls_crypt]
 
 
 def test_needles_are_found_where_the_keys_are(inventory, needles):
@@ -130,3 +145,32 @@ def test_check_mode_on_converged_site_changes_nothing(inventory, checked):
     for name, counts in counters.items():
         assert counts["changed"] == 0 and counts["failed"] == 0, f"{name}: {counts}"
     assert not re.search(r"^[-+].*(PRIVATE KEY|Static key)", checked, re.MULTILINE), "a diff shows key material"
+
+
+def test_a_protected_port_does_not_answer_a_handshake_without_the_key(inventory, converged):
+    """One P_CONTROL_HARD_RESET_CLIENT_V2 from a container: laptop1's tls-crypt port stays silent, while laptop3's
+    (the same peer-fingerprint tunnel without tls-crypt) answers with P_CONTROL_HARD_RESET_SERVER_V2, so the probe
+    is one OpenVPN answers and the silence is tls-crypt's."""
+    gateway_name, laptop1, laptop2, laptop3 = hosts_of(inventory)
+    plan = plan_of(inventory, [laptop1, laptop2, laptop3])
+    assert (plan[laptop1]["tls_crypt"], plan[laptop3]["tls_crypt"]) == (True, False)
+    gateway, prober = container(gateway_name), container(laptop2)
+    address = address_facing(gateway, prober, 4)
+    open_answer = handshake_probe(prober, address, plan[laptop3]["port"])
+    protected_answer = handshake_probe(prober, address, plan[laptop1]["port"])
+    print(
+        f"\nMEASURED secrets: handshake probe to {address} port {plan[laptop3]['port']} (no tls-crypt): opcode "
+        f"{open_answer}; port {plan[laptop1]['port']} (tls-crypt): {protected_answer or 'no answer within 5 s'}"
+    )
+    assert open_answer == P_CONTROL_HARD_RESET_SERVER_V2, f"{laptop3}'s unprotected port answered {open_answer}"
+    assert protected_answer is None, f"{laptop1}'s tls-crypt port answered a handshake without the key"
+    unit = f"openvpn-server@sixtunnel-{laptop1}.service"
+    assert "tls-crypt unwrap" in journal_tail(gateway, unit, 50), journal_tail(gateway, unit, 50)
+
+    # Meanwhile laptop1, which has the key, passes traffic both ways, and both ends say tls-crypt.
+    assert ping6(container(laptop1), plan[laptop1]["gateway_ip"]), f"{laptop1} cannot reach its gateway end"
+    assert ping6(gateway, plan[laptop1]["laptop_ip"]), f"the gateway cannot reach {laptop1}"
+    gateway_conf = gateway.file(f"/etc/openvpn/server/sixtunnel-{laptop1}.conf").content_string
+    laptop_conf = container(laptop1).file("/etc/openvpn/client/sixtunnel.conf").content_string
+    assert f"\ntls-crypt /etc/openvpn/server/sixtunnel-{laptop1}/tls-crypt.key\n" in gateway_conf
+    assert "\ntls-crypt /etc/openvpn/client/sixtunnel/tls-crypt.key\n" in laptop_conf
