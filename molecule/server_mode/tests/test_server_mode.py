@@ -84,9 +84,11 @@ def test_unmanaged_laptops_profile_works_against_the_server_instance(names, plan
     profile = (EXPORT_DIR / f"{name}.ovpn").read_text()
     assert "\nclient\n" in profile and "ifconfig-ipv6 " not in profile, profile
     # Its own tls-crypt-v2 client key, inline: the one the gateway made for it from the instance's server key.
-    client_key = container(names["gateway"]).file(
-        f"/etc/openvpn/server/sixtunnel_server/tls-crypt-v2/{name}/tls-crypt-v2-client.key"
-    ).content_string
+    client_key = (
+        container(names["gateway"])
+        .file(f"/etc/openvpn/server/sixtunnel_server/tls-crypt-v2/{name}/tls-crypt-v2-client.key")
+        .content_string
+    )
     assert f"\n<tls-crypt-v2>\n{client_key.strip()}\n</tls-crypt-v2>\n" in profile
     podman_cp(EXPORT_DIR / f"{name}.ovpn", f"{bare.backend.name}:/root/{name}.ovpn")
     started = bare.run(
@@ -121,9 +123,10 @@ def test_server_instance_answers_no_handshake_without_a_client_key(names, plan):
     assert "\ntls-crypt-v2 /etc/openvpn/server/sixtunnel_server/tls-crypt-v2-server.key\n" in config
     for key in ("laptop1", "laptop3"):
         name = names[key]
-        assert "\ntls-crypt-v2 /etc/openvpn/client/sixtunnel/tls-crypt-v2.key\n" in container(name).file(
-            "/etc/openvpn/client/sixtunnel.conf"
-        ).content_string
+        assert (
+            "\ntls-crypt-v2 /etc/openvpn/client/sixtunnel/tls-crypt-v2.key\n"
+            in container(name).file("/etc/openvpn/client/sixtunnel.conf").content_string
+        )
         assert ping6(container(name), plan[name]["gateway_ip"]), f"{name} cannot reach its gateway end"
         assert ping6(gateway, plan[name]["laptop_ip"]), f"the gateway cannot reach {name}"
 

@@ -154,7 +154,10 @@ def fake_openvpn(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize(
     ("kind", "file_name", "genkey"),
-    [("tls_crypt", "tls-crypt.key", "tls-crypt"), ("tls_crypt_v2_server", "tls-crypt-v2-server.key", "tls-crypt-v2-server")],
+    [
+        ("tls_crypt", "tls-crypt.key", "tls-crypt"),
+        ("tls_crypt_v2_server", "tls-crypt-v2-server.key", "tls-crypt-v2-server"),
+    ],
 )
 def test_control_channel_keys_are_made_private_once(tmp_path, capsys, fake_openvpn, kind, file_name, genkey):
     directory = tmp_path / "sixtunnel-laptop1"
@@ -173,12 +176,18 @@ def test_control_channel_keys_are_made_private_once(tmp_path, capsys, fake_openv
 def test_client_keys_are_made_from_the_server_key_once(tmp_path, capsys, fake_openvpn):
     server_key = tmp_path / "instance" / "tls-crypt-v2-server.key"
     laptops = [tmp_path / "instance" / "tls-crypt-v2" / name for name in ("laptop1", "laptop2")]
-    with pytest.raises(SystemExit):  # the server key is required, and must exist
-        with patch_module_args({"directories": [str(laptops[0])], "kind": "tls_crypt_v2_client"}):
-            tunnel_keys.main()
+    # The server key is required, and must exist.
+    with (
+        pytest.raises(SystemExit),
+        patch_module_args({"directories": [str(laptops[0])], "kind": "tls_crypt_v2_client"}),
+    ):
+        tunnel_keys.main()
     assert "server_key" in capsys.readouterr().out
     missing = run_module(capsys, directories=[str(laptops[0])], kind="tls_crypt_v2_client", server_key=str(server_key))
-    assert missing["failed"] and missing["msg"] == f"no server key {server_key} to make the client key in {laptops[0]} from"
+    assert (
+        missing["failed"]
+        and missing["msg"] == f"no server key {server_key} to make the client key in {laptops[0]} from"
+    )
 
     run_module(capsys, directories=[str(server_key.parent)], kind="tls_crypt_v2_server")
     result = run_module(

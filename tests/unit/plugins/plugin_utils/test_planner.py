@@ -1147,15 +1147,20 @@ def test_control_channel_is_protected_by_default_where_there_is_tls():
         (
             SITE,
             {"auth": "static_key", "tls_crypt": True},
-            "tunnel_plan: laptop 'laptop1': tls_crypt true needs auth peer_fingerprint (a static-key tunnel has no "
-            "TLS control channel to protect); remove tls_crypt, or set auth peer_fingerprint",
+            (
+                "tunnel_plan: laptop 'laptop1': tls_crypt true needs auth peer_fingerprint (a static-key tunnel has "
+                "no TLS control channel to protect); remove tls_crypt, or set auth peer_fingerprint"
+            ),
         ),
         (SITE, {"tls_crypt": "maybe"}, "tunnel_plan: laptop 'laptop1': tls_crypt 'maybe' is not true or false"),
         (
             SERVER_SITE,
             {"tls_crypt": "no"},
-            "tunnel_plan: laptop 'laptop1': tls_crypt false cannot be chosen per laptop in server mode (the server "
-            "instance wraps every handshake with tls-crypt-v2); remove it, or set dev_type tap for a p2p instance",
+            (
+                "tunnel_plan: laptop 'laptop1': tls_crypt false cannot be chosen per laptop in server mode (the "
+                "server instance wraps every handshake with tls-crypt-v2); remove it, or set dev_type tap for a p2p "
+                "instance"
+            ),
         ),
     ],
     ids=["static key", "not a bool", "server mode"],
