@@ -78,7 +78,7 @@ def plan_of(inventory, laptop_names=None, overrides=None):
         variables.update((overrides or {}).get(name, {}))
         laptop = {"name": name, "state": variables.get("sixtunnel_state", "present")}
         laptop["routed_networks"] = variables.get("sixtunnel_routed_networks", [])
-        for key in ("tunnel_id", "port", "interface", "auth", "dev_type", "proto", "managed"):
+        for key in ("tunnel_id", "port", "interface", "auth", "dev_type", "proto", "managed", "tls_crypt"):
             if "sixtunnel_" + key in variables:
                 laptop[key] = variables["sixtunnel_" + key]
         laptops.append(laptop)
@@ -267,3 +267,32 @@ def stop_ping(host):
             return int(match.group(1)), int(match.group(2))
         time.sleep(0.5)
     raise AssertionError(f"no ping summary in {PING_LOG}")
+
+
+# An OpenVPN handshake's first packet, as a client without any control-channel key sends it (OpenVPN's ssl_pkt.h
+# and reliable.c): opcode P_CONTROL_HARD_RESET_CLIENT_V2 (7) << 3 | key id 0, an 8-byte session id, an empty
+# packet-id (ack) array (length 0, so no remote session id), message packet id 0, no payload.
+P_CONTROL_HARD_RESET_CLIENT_V2 = 7
+P_CONTROL_HARD_RESET_SERVER_V2 = 8
+HANDSHAKE_PROBE = bytes([P_CONTROL_HARD_RESET_CLIENT_V2 << 3]) + bytes.fromhex("5349585450524f42") + b"\0" + bytes(4)
+PROBE_SCRIPT = """
+import socket, sys
+address, port, timeout, probe = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), bytes.fromhex(sys.argv[4])
+family = socket.AF_INET6 if ":" in address else socket.AF_INET
+with socket.socket(family, socket.SOCK_DGRAM) as sock:
+    sock.settimeout(timeout)
+    sock.sendto(probe, (address, port))
+    try:
+        print(sock.recv(2048).hex())
+    except socket.timeout:
+        print("")
+"""
+
+
+def handshake_probe(host, address, port, timeout=5):
+    """Send HANDSHAKE_PROBE from host (a container) to address:port over UDP; the first answer's opcode (its byte 0
+    >> 3), or None when nothing came back within timeout seconds."""
+    answer = host.check_output(
+        "python3 -c %s %s %s %s %s", PROBE_SCRIPT, address, str(port), str(timeout), HANDSHAKE_PROBE.hex()
+    )
+    return bytes.fromhex(answer)[0] >> 3 if answer else None

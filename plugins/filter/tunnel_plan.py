@@ -156,6 +156,14 @@ options:
           - Ping the gateway's end through the tunnel after each run and fail if it does not answer.
         type: bool
         default: true
+      tls_crypt:
+        description:
+          - Protect the TLS control channel (C(tls-crypt) in a p2p instance, C(tls-crypt-v2) in a server instance),
+            so a handshake without the key gets no answer. Default V(true) for O(laptops[].auth=peer_fingerprint),
+            V(false) for V(static_key), which refuses V(true).
+          - V(false) is refused for a laptop that joins a server instance (every laptop of it uses tls-crypt-v2).
+          - Same forms as O(laptops[].managed).
+        type: bool
       tun_mtu:
         description:
           - MTU of the tunnel device, V(1280) to V(1500), the same on both ends.
@@ -252,7 +260,10 @@ _value:
           gateway instance's), C(gateway_interface) (the gateway's device), C(routed_networks), C(auth), C(dev_type), C(tun_mtu),
           C(proto) (the laptop's), C(transport) (V(udp) or V(tcp)), C(gateway_proto) and C(laptop_proto) (the
           OpenVPN C(proto) line of each end), C(remotes) (C({host, port}) each), C(http_proxy), C(remote_ports)
-          (where the laptop's OpenVPN packets go), C(verify_traffic), C(export_dir), and the gateway's names
+          (where the laptop's OpenVPN packets go), C(verify_traffic), C(tls_crypt) (whether the control channel is
+          protected), C(tls_crypt_option) (V(tls-crypt) in mode p2p, V(tls-crypt-v2) in mode server, empty without
+          protection), C(gateway_tls_crypt_key) (the path of the key the laptop gets, as the gateway keeps it;
+          empty without protection), C(export_dir), and the gateway's names
           C(gateway_instance), C(gateway_dir), C(gateway_config), C(gateway_unit), C(gateway_management) (the
           instance's management socket, Unix, root only), C(gateway_laptop_dir) (where the gateway keeps an
           unmanaged laptop's key pair) and C(gateway_old_instances) (C({instance, dir, config, unit}) of each instance
@@ -290,6 +301,9 @@ _value:
           remote_ports:
           - 1194
           verify_traffic: true
+          tls_crypt: true
+          tls_crypt_option: tls-crypt
+          gateway_tls_crypt_key: /etc/openvpn/server/sixtunnel-laptop1/tls-crypt.key
           export_dir: /srv/exports
           gateway_instance: sixtunnel-laptop1
           gateway_dir: /etc/openvpn/server/sixtunnel-laptop1

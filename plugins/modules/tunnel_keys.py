@@ -19,6 +19,12 @@ description:
   - A directory holds the material of one kind: making a certificate removes a C(static.key) left there by the
     static-key kind, and making a static key removes C(key.pem) and C(cert.pem), so a tunnel moved between auth
     modes keeps no old key.
+  - O(kind=tls_crypt) makes C(tls-crypt.key) with C(openvpn --genkey tls-crypt), the key both ends of a p2p tunnel
+    wrap their TLS control channel in (C(tls-crypt)).
+  - O(kind=tls_crypt_v2_server) makes C(tls-crypt-v2-server.key) with C(openvpn --genkey tls-crypt-v2-server), a
+    server instance's key (C(tls-crypt-v2)).
+  - O(kind=tls_crypt_v2_client) makes C(tls-crypt-v2-client.key) with C(openvpn --tls-crypt-v2 SERVER_KEY --genkey
+    tls-crypt-v2-client), one laptop's client key, wrapped with O(server_key) so the server instance can read it.
   - Key files are written mode 0600 from the start (umask 077) and renamed into place, so no reader ever sees a
     partial or world-readable key. Key contents are never returned.
   - One call handles every directory, so a gateway with many laptops pays one round trip.
@@ -31,8 +37,14 @@ options:
   kind:
     description: What to make in each directory.
     type: str
-    choices: [certificate, static_key]
+    choices: [certificate, static_key, tls_crypt, tls_crypt_v2_server, tls_crypt_v2_client]
     default: certificate
+  server_key:
+    description:
+      - Path of the server key (made with O(kind=tls_crypt_v2_server)) the client keys are made from; required with
+        O(kind=tls_crypt_v2_client), where it must exist. Only read when a client key is missing.
+    type: path
+    version_added: 1.0.0
   certificate_days:
     description: Validity of new self-signed certificates, in days. Existing certificates are kept.
     type: int
@@ -67,7 +79,7 @@ author:
 notes:
   - Supports check mode; it then reports what it would make and returns the fingerprints of what exists.
 requirements:
-  - openssl (O(kind=certificate)) or openvpn (O(kind=static_key)) on the managed host.
+  - openssl (O(kind=certificate)) or openvpn 2.5 or later (the other kinds) on the managed host.
 seealso:
   - module: sixtunnel.openvpn.tunnel_keys_info
     description: Reads the fingerprints only, without making anything.
@@ -135,9 +147,6 @@ from ansible_collections.sixtunnel.openvpn.plugins.module_utils._tunnel_keys imp
     certificate_pem,
 )
 
-# What each kind keeps in a directory, and what it removes: the two auth modes' material never lives side by side.
-FILES = {"certificate": ("key.pem", CERTIFICATE), "static_key": ("static.key",)}
-REPLACES = {"certificate": FILES["static_key"], "static_key": FILES["certificate"]}
 
 
 def run_private(module: AnsibleModule, argv: list[str]) -> None:
@@ -200,10 +209,28 @@ def make_certificate(module: AnsibleModule, directory: str, days: int, common_na
     os.rename(cert_path + ".tmp", cert_path)
 
 
-def make_static_key(module: AnsibleModule, directory: str) -> None:
-    key_path = os.path.join(directory, "static.key")
+# The file each key kind makes, and `openvpn --genkey`'s name for it.
+OPENVPN_KEYS = {
+    "static_key": ("static.key", "secret"),
+    "tls_crypt": ("tls-crypt.key", "tls-crypt"),
+    "tls_crypt_v2_server": ("tls-crypt-v2-server.key", "tls-crypt-v2-server"),
+    "tls_crypt_v2_client": ("tls-crypt-v2-client.key", "tls-crypt-v2-client"),
+}
+
+
+# What each kind keeps in a directory, and what it removes: the two auth modes' material (certificate, static key)
+# never lives side by side; a tls-crypt key sits beside a key pair and replaces nothing.
+FILES = {"certificate": ("key.pem", CERTIFICATE), **{kind: (name,) for kind, (name, _genkey) in OPENVPN_KEYS.items()}}
+REPLACES = {"certificate": FILES["static_key"], "static_key": FILES["certificate"]}
+
+
+def make_openvpn_key(module: AnsibleModule, directory: str, kind: str, server_key: str | None) -> None:
+    """`openvpn --genkey` of one kind into the directory; a client key is made from (wrapped with) server_key."""
+    file_name, genkey = OPENVPN_KEYS[kind]
+    key_path = os.path.join(directory, file_name)
     openvpn = module.get_bin_path("openvpn", required=True)
-    run_private(module, [openvpn, "--genkey", "secret", key_path + ".tmp"])
+    wrap = ["--tls-crypt-v2", server_key] if kind == "tls_crypt_v2_client" else []
+    run_private(module, [openvpn, *wrap, "--genkey", genkey, key_path + ".tmp"])
     os.rename(key_path + ".tmp", key_path)
 
 
@@ -213,7 +240,8 @@ def is_complete(directory: str, kind: str) -> bool:
 
 def other_kinds_files(directory: str, kind: str) -> list[str]:
     """The files of the other auth mode in directory: left by a tunnel that moved between auth modes."""
-    return [os.path.join(directory, name) for name in REPLACES[kind] if os.path.lexists(os.path.join(directory, name))]
+    names = REPLACES.get(kind, ())
+    return [os.path.join(directory, name) for name in names if os.path.lexists(os.path.join(directory, name))]
 
 
 def warn_expiry(module: AnsibleModule, directory: str, not_after: datetime.datetime, days: int) -> None:
@@ -230,12 +258,14 @@ def main() -> None:
     module = AnsibleModule(
         argument_spec={
             "directories": {"type": "list", "elements": "path", "required": True},
-            "kind": {"type": "str", "choices": ["certificate", "static_key"], "default": "certificate"},
+            "kind": {"type": "str", "choices": ["certificate", *OPENVPN_KEYS], "default": "certificate"},
             "certificate_days": {"type": "int", "default": 3650},
             "common_name": {"type": "str"},
             "rotate": {"type": "list", "elements": "path", "default": []},
             "warn_days": {"type": "int", "default": 0},
+            "server_key": {"type": "path"},
         },
+        required_if=[("kind", "tls_crypt_v2_client", ["server_key"])],
         supports_check_mode=True,
     )
     kind = module.params["kind"]
@@ -243,6 +273,7 @@ def main() -> None:
     unknown = rotate - {os.path.normpath(directory) for directory in module.params["directories"]}
     if unknown:
         module.fail_json(msg=f"rotate names directories that are not in directories: {', '.join(sorted(unknown))}")
+    server_key = module.params["server_key"]
     created = []
     removed = []
     fingerprints = {}
@@ -263,7 +294,9 @@ def main() -> None:
             if kind == "certificate":
                 make_certificate(module, directory, module.params["certificate_days"], common_name, rotated)
             else:
-                make_static_key(module, directory)
+                if server_key and not os.path.isfile(server_key):
+                    module.fail_json(msg=f"no server key {server_key} to make the client key in {directory} from")
+                make_openvpn_key(module, directory, kind, server_key)
         for path in other_kinds_files(directory, kind):
             removed.append(path)
             if not module.check_mode:

@@ -89,6 +89,13 @@ SERVER_INSTANCE = {"udp": "sixtunnel_server", "tcp": "sixtunnel_server-tcp"}
 SERVER_DEVICE_SUFFIX = {"udp": "srv", "tcp": "srv-tcp"}
 # Where a server instance keeps the key pair of a laptop that Ansible does not manage, one directory each.
 SERVER_LAPTOP_SUBDIR = "unmanaged"
+# Control-channel protection (OpenVPN's option names): one shared key per p2p tunnel; in a server instance each
+# laptop's own client key, made from the instance's server key (docs/operations.md, Control channel).
+TLS_CRYPT_OPTION = {"p2p": "tls-crypt", "server": "tls-crypt-v2"}
+# The key the laptop gets, as the gateway keeps it: in the p2p tunnel's directory; in a server instance's
+# directory, one directory per laptop (tunnel_keys makes one file per directory).
+TLS_CRYPT_KEY_FILE = {"p2p": "tls-crypt.key", "server": "tls-crypt-v2-client.key"}
+SERVER_TLS_CRYPT_SUBDIR = "tls-crypt-v2"
 
 _INTEGER_TEXT = re.compile(r"[+-]?[0-9]+")
 _INTERFACE_CHARACTERS = re.compile(r"[A-Za-z0-9_-]*")
@@ -290,6 +297,7 @@ class _Laptop:
         "remotes",
         "routed",
         "state",
+        "tls_crypt",
         "tun_mtu",
         "tunnel_id",
         "tunnel_start",
@@ -312,6 +320,8 @@ class _Laptop:
         # The gateway instance this laptop's tunnel ends in: its own ("p2p") or the shared one ("server").
         self.mode = MODES[0]
         self.verify_traffic = True
+        # None: not set in the inventory (on for peer-fingerprint tunnels); True/False: as set.
+        self.tls_crypt: bool | None = None
         self.tun_mtu = DEFAULT_TUN_MTU
         # (host, port or None for the tunnel's own port); None: the gateway's remotes.
         self.remotes: list[tuple[str, int | None]] | None = None
@@ -498,6 +508,11 @@ def _choose_mode(raw: Mapping, laptop: _Laptop, who: str) -> None:
             f"{who}: tun_mtu {laptop.tun_mtu} cannot be chosen per laptop in server mode (the server instance "
             f"has one, {DEFAULT_TUN_MTU}); remove it, or set dev_type tap for a p2p instance"
         )
+    if laptop.tls_crypt is False:
+        raise TunnelPlanError(
+            f"{who}: tls_crypt false cannot be chosen per laptop in server mode (the server instance wraps every "
+            "handshake with tls-crypt-v2); remove it, or set dev_type tap for a p2p instance"
+        )
 
 
 def _as_bool(value: t.Any) -> bool | None:
@@ -557,6 +572,13 @@ def _parse_connection(raw: Mapping, laptop: _Laptop, who: str) -> None:
     laptop.proto = _choice(raw, "proto", PROTOS, who)
     laptop.managed = _flag(raw, "managed", who)
     laptop.verify_traffic = _flag(raw, "verify_traffic", who)
+    if raw.get("tls_crypt") is not None:
+        laptop.tls_crypt = _flag(raw, "tls_crypt", who)
+        if laptop.tls_crypt and laptop.auth == "static_key":
+            raise TunnelPlanError(
+                f"{who}: tls_crypt true needs auth peer_fingerprint (a static-key tunnel has no TLS control channel "
+                "to protect); remove tls_crypt, or set auth peer_fingerprint"
+            )
 
     raw_mtu = raw.get("tun_mtu")
     if raw_mtu is not None:
@@ -873,6 +895,8 @@ def _tunnel_record(
             f"{len(management.encode('utf-8'))} bytes long; a Unix socket path holds at most {MAX_UNIX_SOCKET_PATH}: "
             "give the laptop a shorter inventory name"
         )
+    tls_crypt = laptop.auth == "peer_fingerprint" and laptop.tls_crypt is not False
+    tls_crypt_dir = paths["dir"] if laptop.mode == "p2p" else f"{paths['dir']}/{SERVER_TLS_CRYPT_SUBDIR}/{laptop.name}"
     # Instances this tunnel may have ended in under the other mode or transport; the gateway removes those that
     # exist and that no present tunnel uses (a site switched between modes leaves nothing running on its ports).
     old_instances = [] if laptop.auth != "peer_fingerprint" else [SERVER_INSTANCE[other] for other in ("udp", "tcp")]
@@ -905,6 +929,9 @@ def _tunnel_record(
         "http_proxy": {"host": laptop.http_proxy[0], "port": laptop.http_proxy[1]} if laptop.http_proxy else {},
         "remote_ports": remote_ports,
         "verify_traffic": laptop.verify_traffic,
+        "tls_crypt": tls_crypt,
+        "tls_crypt_option": TLS_CRYPT_OPTION[laptop.mode] if tls_crypt else "",
+        "gateway_tls_crypt_key": f"{tls_crypt_dir}/{TLS_CRYPT_KEY_FILE[laptop.mode]}" if tls_crypt else "",
         "export_dir": export_dir if laptop.export_dir is None else laptop.export_dir,
         "gateway_instance": instance,
         "gateway_dir": paths["dir"],

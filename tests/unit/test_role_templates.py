@@ -63,7 +63,7 @@ def gateway_tunnel(dev_type="tap", transport="udp", tunnel_id=0):
     }
 
 
-def render_gateway_conf(tunnel, version="2.6.14"):
+def render_gateway_conf(tunnel, version="2.6.14", tls_crypt=()):
     return render(
         "roles/openvpn_server/templates/tunnel.conf.j2",
         tunnel=tunnel,
@@ -74,10 +74,11 @@ def render_gateway_conf(tunnel, version="2.6.14"):
         __openvpn_server_user="nobody",
         __openvpn_server_group="nogroup",
         __openvpn_server_laptop_fingerprints={tunnel["name"]: "AB:CD"},
+        __openvpn_server_tls_crypt=list(tls_crypt),
     )
 
 
-def render_laptop_conf(tunnel, version="2.6.14"):
+def render_laptop_conf(tunnel, version="2.6.14", tls_crypt_key=""):
     return render(
         "roles/openvpn_client/templates/tunnel.conf.j2",
         openvpn_client_tunnel=tunnel,
@@ -89,6 +90,7 @@ def render_laptop_conf(tunnel, version="2.6.14"):
         __openvpn_client_group="nogroup",
         __openvpn_client_dir="/etc/openvpn/client/sixtunnel",
         openvpn_client_gateway_fingerprint="AB:CD",
+        openvpn_client_tls_crypt_key=tls_crypt_key,
     )
 
 
@@ -239,6 +241,8 @@ def test_server_instance_leaves_dco_on_and_reads_laptops_per_handshake(version):
     assert not [line for line in lines if line.split()[0] in refused]
     # Per handshake, never at start only: a new laptop needs no restart.
     assert "capath /etc/openvpn/server/sixtunnel_server/peers" in lines
+    # Every laptop's handshake wrapped in its own client key, made from this server key.
+    assert "tls-crypt-v2 /etc/openvpn/server/sixtunnel_server/tls-crypt-v2-server.key" in lines
     assert "client-connect /etc/openvpn/server/sixtunnel_server/connect.sh" in lines
     assert not [line for line in lines if line.startswith(("peer-fingerprint", "ca ", "client-config-dir"))]
     assert management_lines(lines) == [
@@ -289,3 +293,62 @@ def test_gateway_table_of_a_server_mode_site_checks_with_nft_where_it_can():
     if "Operation not permitted" in result.stderr:
         pytest.skip("nft -c needs root")
     assert result.returncode == 0, result.stderr
+
+
+# --- control channel: records from the planner itself --------------------------------------------
+
+
+def p2p_plan(**settings):
+    from ansible_collections.sixtunnel.openvpn.plugins.plugin_utils.planner import plan_tunnels
+
+    laptops = [{"name": "laptop1", "tunnel_id": 1, **settings}]
+    return plan_tunnels({"prefix": "2001:db8:abba::/48"}, laptops, gateway_remotes=["vpn.example.org"])["tunnels"]
+
+
+def tls_crypt_lines(text):
+    return [line for line in rendered_lines(text) if line.startswith("tls-crypt")]
+
+
+def test_gateway_wraps_the_control_channel_where_it_chose_to():
+    (tunnel,) = p2p_plan()
+    assert tls_crypt_lines(render_gateway_conf(tunnel, tls_crypt=["laptop1"])) == [
+        "tls-crypt /etc/openvpn/server/sixtunnel-laptop1/tls-crypt.key"
+    ]
+    # Held back (a run that does not reach the laptop): the configuration stays as it was.
+    assert tls_crypt_lines(render_gateway_conf(tunnel, tls_crypt=[])) == []
+
+
+@pytest.mark.parametrize(
+    ("tunnel", "line"),
+    [
+        (p2p_plan()[0], "tls-crypt /etc/openvpn/client/sixtunnel/tls-crypt.key"),
+        (server_plan()[0], "tls-crypt-v2 /etc/openvpn/client/sixtunnel/tls-crypt-v2.key"),
+    ],
+    ids=["p2p", "server"],
+)
+def test_laptop_wraps_the_control_channel_when_it_has_the_key(tunnel, line):
+    assert tls_crypt_lines(render_laptop_conf(tunnel, tls_crypt_key="KEY")) == [line]
+    # No key from the gateway (it kept the tunnel unprotected): no line, so both ends still agree.
+    assert tls_crypt_lines(render_laptop_conf(tunnel)) == []
+
+
+def render_profile(tunnel, tls_crypt_key):
+    return render(
+        "roles/openvpn_client/templates/profile.ovpn.j2",
+        openvpn_client_tunnel=tunnel,
+        openvpn_client_keepalive="5 20",
+        openvpn_client_routes=["2000::/3"],
+        openvpn_client_gateway_fingerprint="AB:CD",
+        openvpn_client_profile_certificate="CERT",
+        openvpn_client_profile_key="PRIVATE",
+        openvpn_client_static_key="",
+        openvpn_client_static_key_cipher="AES-256-CBC",
+        openvpn_client_tls_crypt_key=tls_crypt_key,
+    )
+
+
+@pytest.mark.parametrize(("tunnel", "tag"), [(p2p_plan()[0], "tls-crypt"), (server_plan()[0], "tls-crypt-v2")])
+def test_profile_carries_the_control_channel_key_inline(tunnel, tag):
+    text = render_profile(tunnel, "-----BEGIN KEY-----\nAAAA\n-----END KEY-----\n")
+    assert f"\n<{tag}>\n-----BEGIN KEY-----\nAAAA\n-----END KEY-----\n</{tag}>\n" in text
+    assert "<tls-crypt" not in render_profile(tunnel, "")

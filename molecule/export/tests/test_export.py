@@ -58,6 +58,10 @@ def test_peer_fingerprint_profile_pins_the_gateway_and_is_pinned_by_it(name, gat
     assert inline_block(profile, "peer-fingerprint") == certificate_fingerprint(gateway_cert)
     server_conf = gateway.file(f"/etc/openvpn/server/sixtunnel-{name}.conf").content_string
     assert f"\npeer-fingerprint {certificate_fingerprint(inline_block(profile, 'cert'))}\n" in server_conf
+    # The tunnel's tls-crypt key inline, the gateway's own copy, and the gateway's instance uses it.
+    tls_crypt = gateway.file(f"/etc/openvpn/server/sixtunnel-{name}/tls-crypt.key").content_string
+    assert inline_block(profile, "tls-crypt") == tls_crypt.strip()
+    assert f"\ntls-crypt /etc/openvpn/server/sixtunnel-{name}/tls-crypt.key\n" in server_conf
 
 
 @pytest.mark.parametrize("name", ["sixtunnel-export-mac"])
@@ -75,6 +79,7 @@ def test_static_key_profile_carries_the_gateways_key(name, gateway):
     assert "\nkey-direction 1\n" in profile
     static_key = gateway.file(f"/etc/openvpn/server/sixtunnel-{name}/static.key").content_string
     assert inline_block(profile, "secret").strip() == static_key.strip()
+    assert inline_block(profile, "tls-crypt") is None, "a static-key tunnel has no TLS control channel to wrap"
 
 
 def test_bare_client_has_nothing_from_ansible(bare):

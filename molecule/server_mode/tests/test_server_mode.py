@@ -12,7 +12,9 @@ from sixtunnel_molecule import (
     INVENTORY_DIR,
     SERVER_UNIT,
     SITE_ADDRESS,
+    address_facing,
     container,
+    handshake_probe,
     main_pid,
     ping6,
     plan_of,
@@ -81,6 +83,13 @@ def test_unmanaged_laptops_profile_works_against_the_server_instance(names, plan
     name, bare = names["mac"], container(inventory.get_hosts("bare_clients")[0])
     profile = (EXPORT_DIR / f"{name}.ovpn").read_text()
     assert "\nclient\n" in profile and "ifconfig-ipv6 " not in profile, profile
+    # Its own tls-crypt-v2 client key, inline: the one the gateway made for it from the instance's server key.
+    client_key = (
+        container(names["gateway"])
+        .file(f"/etc/openvpn/server/sixtunnel_server/tls-crypt-v2/{name}/tls-crypt-v2-client.key")
+        .content_string
+    )
+    assert f"\n<tls-crypt-v2>\n{client_key.strip()}\n</tls-crypt-v2>\n" in profile
     podman_cp(EXPORT_DIR / f"{name}.ovpn", f"{bare.backend.name}:/root/{name}.ovpn")
     started = bare.run(
         f"openvpn --daemon --config /root/{name}.ovpn --log /root/{name}.log --writepid /root/{name}.pid"
@@ -93,6 +102,36 @@ def test_unmanaged_laptops_profile_works_against_the_server_instance(names, plan
         assert ping6(container(names["gateway"]), plan[name]["laptop_ip"]), f"the gateway cannot ping {name}"
     finally:
         bare.run(f"kill $(cat /root/{name}.pid); while kill -0 $(cat /root/{name}.pid) 2>/dev/null; do sleep 0.2; done")
+
+
+def test_server_instance_answers_no_handshake_without_a_client_key(names, plan):
+    """One P_CONTROL_HARD_RESET_CLIENT_V2 without a tls-crypt-v2 client key, from a container, to the UDP instance:
+    no answer (the secrets scenario shows the same probe answered by a peer-fingerprint port without tls-crypt),
+    while its laptops, each with its own client key, pass traffic."""
+    gateway, prober = container(names["gateway"]), container(names["laptop2"])
+    address, laptop1 = address_facing(gateway, prober, 4), names["laptop1"]
+    assert plan[laptop1]["tls_crypt_option"] == "tls-crypt-v2"
+    since = gateway.check_output("date '+%Y-%m-%d %H:%M:%S'")
+    answer = handshake_probe(prober, address, plan[laptop1]["port"])
+    journal = gateway.check_output(f"journalctl -u {UDP_INSTANCE} --since {since!r} --no-pager -o cat")
+    print(
+        f"\nMEASURED server_mode: handshake probe to {address} port {plan[laptop1]['port']} (tls-crypt-v2): "
+        f"{answer or 'no answer within 5 s'}; the instance logged: {journal.strip()!r}"
+    )
+    assert answer is None, f"the server instance answered a handshake without a client key (opcode {answer})"
+    # The control: the probe reached the instance, which dropped it unread (measured: "TLS Error: could not determine
+    # wrapping from [AF_INET6]::ffff:PROBER:PORT").
+    assert "could not determine wrapping" in journal, journal
+    config = gateway.file("/etc/openvpn/server/sixtunnel_server.conf").content_string
+    assert "\ntls-crypt-v2 /etc/openvpn/server/sixtunnel_server/tls-crypt-v2-server.key\n" in config
+    for key in ("laptop1", "laptop3"):
+        name = names[key]
+        assert (
+            "\ntls-crypt-v2 /etc/openvpn/client/sixtunnel/tls-crypt-v2.key\n"
+            in container(name).file("/etc/openvpn/client/sixtunnel.conf").content_string
+        )
+        assert ping6(container(name), plan[name]["gateway_ip"]), f"{name} cannot reach its gateway end"
+        assert ping6(gateway, plan[name]["laptop_ip"]), f"the gateway cannot reach {name}"
 
 
 def test_onboarding_with_limit_restarts_no_instance(names, plan, ledger_file, onboarding_inventory):
@@ -163,6 +202,7 @@ def test_offboarding_an_unreachable_laptop_ends_its_session(names, plan, ledger_
     assert plan[laptop4]["gateway_address"] not in gateway.check_output("ip -6 addr show dev sixtsrv")
     instance = "/etc/openvpn/server/sixtunnel_server"
     assert not gateway.file(f"{instance}/peers/{laptop4}.pem").exists
+    assert not gateway.file(f"{instance}/tls-crypt-v2/{laptop4}").exists, "laptop4's client key is still there"
     assert laptop4 not in gateway.file(f"{instance}/clients").content_string
     journal = gateway.check_output(f"journalctl -u {UDP_INSTANCE} -n 200 --no-pager -o cat")
     assert "client-connect" in journal, journal

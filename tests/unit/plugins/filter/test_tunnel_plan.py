@@ -112,7 +112,7 @@ def test_documentation_matches_the_code():
     laptop_options = options["laptops"]["suboptions"]
     assert set(laptop_options) == {
         "name", "tunnel_id", "state", "routed_networks", "port", "interface", "auth", "dev_type", "proto",
-        "managed", "verify_traffic", "tun_mtu", "remotes", "http_proxy", "export_dir",
+        "managed", "verify_traffic", "tls_crypt", "tun_mtu", "remotes", "http_proxy", "export_dir",
     }  # fmt: skip
     for key, choices in (("state", planner.STATES), ("auth", planner.AUTHS), ("dev_type", planner.DEV_TYPES)):
         assert tuple(laptop_options[key]["choices"]) == choices, key

@@ -223,3 +223,72 @@ def test_expiry_is_returned_and_warned_about_within_warn_days(tmp_path, capsys, 
     (warning,) = module_warnings
     assert str(directory) in warning and "expires in 29 days" in warning and "rotat" in warning
     assert warned["changed"] is False
+
+
+# Stands in for every `openvpn --genkey`: the key file (its last argument) records how it was asked for.
+FAKE_OPENVPN_ANY = """#!/bin/sh
+for last; do :; done
+echo "$* umask $(umask)" > "$last"
+"""
+
+
+@pytest.fixture
+def fake_openvpn(tmp_path, monkeypatch):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "openvpn").write_text(FAKE_OPENVPN_ANY)
+    (bin_dir / "openvpn").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+
+
+@pytest.mark.parametrize(
+    ("kind", "file_name", "genkey"),
+    [
+        ("tls_crypt", "tls-crypt.key", "tls-crypt"),
+        ("tls_crypt_v2_server", "tls-crypt-v2-server.key", "tls-crypt-v2-server"),
+    ],
+)
+def test_control_channel_keys_are_made_private_once(tmp_path, capsys, fake_openvpn, kind, file_name, genkey):
+    directory = tmp_path / "sixtunnel-laptop1"
+    result = run_module(capsys, directories=[str(directory)], kind=kind)
+    assert result["changed"] is True and result["created"] == [str(directory)] and result["fingerprints"] == {}
+    assert sorted(p.name for p in directory.iterdir()) == [file_name]
+    assert mode_of(directory / file_name) == 0o600 and mode_of(directory) == 0o700
+    assert (directory / file_name).read_text() == f"--genkey {genkey} {directory / file_name}.tmp umask 0077\n"
+
+    before = tree(tmp_path)
+    again = run_module(capsys, directories=[str(directory)], kind=kind)
+    assert again["changed"] is False and again["created"] == []
+    assert tree(tmp_path) == before
+
+
+def test_client_keys_are_made_from_the_server_key_once(tmp_path, capsys, fake_openvpn):
+    server_key = tmp_path / "instance" / "tls-crypt-v2-server.key"
+    laptops = [tmp_path / "instance" / "tls-crypt-v2" / name for name in ("laptop1", "laptop2")]
+    # The server key is required, and must exist.
+    with (
+        pytest.raises(SystemExit),
+        patch_module_args({"directories": [str(laptops[0])], "kind": "tls_crypt_v2_client"}),
+    ):
+        tunnel_keys.main()
+    assert "server_key" in capsys.readouterr().out
+    missing = run_module(capsys, directories=[str(laptops[0])], kind="tls_crypt_v2_client", server_key=str(server_key))
+    assert (
+        missing["failed"]
+        and missing["msg"] == f"no server key {server_key} to make the client key in {laptops[0]} from"
+    )
+
+    run_module(capsys, directories=[str(server_key.parent)], kind="tls_crypt_v2_server")
+    result = run_module(
+        capsys, directories=[str(d) for d in laptops], kind="tls_crypt_v2_client", server_key=str(server_key)
+    )
+    assert result["created"] == [str(d) for d in laptops]
+    for directory in laptops:
+        key = directory / "tls-crypt-v2-client.key"
+        assert mode_of(key) == 0o600 and mode_of(directory) == 0o700
+        assert key.read_text() == f"--tls-crypt-v2 {server_key} --genkey tls-crypt-v2-client {key}.tmp umask 0077\n"
+    before = tree(tmp_path)
+    again = run_module(
+        capsys, directories=[str(d) for d in laptops], kind="tls_crypt_v2_client", server_key=str(server_key)
+    )
+    assert again["changed"] is False and tree(tmp_path) == before

@@ -159,6 +159,9 @@ def test_plan_of_the_seed_layout():
                 "http_proxy": {},
                 "remote_ports": [],
                 "verify_traffic": True,
+                "tls_crypt": True,
+                "tls_crypt_option": "tls-crypt",
+                "gateway_tls_crypt_key": "/etc/openvpn/server/sixtunnel-laptop1/tls-crypt.key",
                 "export_dir": "",
                 "gateway_instance": "sixtunnel-laptop1",
                 "gateway_dir": "/etc/openvpn/server/sixtunnel-laptop1",
@@ -1119,3 +1122,75 @@ def test_a_p2p_laptop_name_must_leave_room_for_its_management_socket():
     assert plan_tunnels(SERVER_SITE, [laptop(too_long, 0)])["tunnels"][0]["gateway_management"] == (
         "/etc/openvpn/server/sixtunnel_server/management.sock"
     )
+
+
+# --- control-channel protection --------------------------------------------------------------
+
+
+def test_control_channel_is_protected_by_default_where_there_is_tls():
+    laptops = [
+        laptop("laptop1", 0),
+        laptop("laptop2", 1, auth="static_key"),
+        laptop("laptop3", 2, tls_crypt="false"),
+        laptop("laptop4", 3, dev_type="tap"),
+    ]
+    p2p = {t["name"]: t for t in plan_tunnels(SITE, laptops)["tunnels"]}
+    fields = ("tls_crypt", "tls_crypt_option", "gateway_tls_crypt_key")
+    assert [p2p[name][key] for name in ("laptop1",) for key in fields] == [
+        True,
+        "tls-crypt",
+        "/etc/openvpn/server/sixtunnel-laptop1/tls-crypt.key",
+    ]
+    # A static key has no TLS to protect; an opt-out has none either: nothing for the roles to render or carry.
+    for name in ("laptop2", "laptop3"):
+        assert [p2p[name][key] for key in fields] == [False, "", ""], name
+
+    laptops[2] = laptop("laptop3", 2)
+    server = {t["name"]: t for t in plan_tunnels(SERVER_SITE, laptops)["tunnels"]}
+    # A laptop of a server instance gets its own client key, made from the instance's server key.
+    assert [server["laptop1"][key] for key in fields] == [
+        True,
+        "tls-crypt-v2",
+        "/etc/openvpn/server/sixtunnel_server/tls-crypt-v2/laptop1/tls-crypt-v2-client.key",
+    ]
+    # A tap laptop keeps a p2p instance beside it, and tls-crypt with it.
+    assert [server["laptop4"][key] for key in fields] == [
+        True,
+        "tls-crypt",
+        "/etc/openvpn/server/sixtunnel-laptop4/tls-crypt.key",
+    ]
+    assert server["laptop2"]["tls_crypt"] is False
+
+
+@pytest.mark.parametrize(
+    ("site", "settings", "message"),
+    [
+        (
+            SITE,
+            {"auth": "static_key", "tls_crypt": True},
+            (
+                "tunnel_plan: laptop 'laptop1': tls_crypt true needs auth peer_fingerprint (a static-key tunnel has "
+                "no TLS control channel to protect); remove tls_crypt, or set auth peer_fingerprint"
+            ),
+        ),
+        (SITE, {"tls_crypt": "maybe"}, "tunnel_plan: laptop 'laptop1': tls_crypt 'maybe' is not true or false"),
+        (
+            SERVER_SITE,
+            {"tls_crypt": "no"},
+            (
+                "tunnel_plan: laptop 'laptop1': tls_crypt false cannot be chosen per laptop in server mode (the "
+                "server instance wraps every handshake with tls-crypt-v2); remove it, or set dev_type tap for a p2p "
+                "instance"
+            ),
+        ),
+    ],
+    ids=["static key", "not a bool", "server mode"],
+)
+def test_control_channel_refusals(site, settings, message):
+    with pytest.raises(TunnelPlanError, match=exactly(message)):
+        plan_tunnels(site, [laptop("laptop1", 0, **settings)])
+
+
+def test_a_tap_laptop_of_a_server_mode_site_may_opt_out():
+    (tunnel,) = plan_tunnels(SERVER_SITE, [laptop("laptop1", 0, dev_type="tap", tls_crypt=False)])["tunnels"]
+    assert (tunnel["mode"], tunnel["tls_crypt"]) == ("p2p", False)
