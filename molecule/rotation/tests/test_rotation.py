@@ -131,6 +131,8 @@ def test_rotating_a_key_pair_loses_at_most_5_s(names, plan, index):
     old_fingerprint = laptop_host.check_output(f"openssl x509 -noout -fingerprint -sha256 -in {CLIENT_DIR}/cert.pem")
     if tunnel["mode"] == "p2p":  # the tunnel's own gateway key pair is rotated with it
         old_lines.append(key_line(gateway_host, f"{tunnel['gateway_dir']}/key.pem"))
+    if tunnel["tls_crypt"]:  # its tls-crypt key (p2p) or tls-crypt-v2 client key (server instance) too
+        old_lines.append(key_line(gateway_host, tunnel["gateway_tls_crypt_key"]))
 
     lost, sent, _output = rotate(laptop, gateway, names, plan)
 
@@ -170,6 +172,7 @@ def test_rotating_an_unmanaged_laptop_renews_its_exported_profile(names, plan, u
     old_profile = tmp_path / "old.ovpn"
     old_profile.write_text(profile.read_text())
     old_line = max(inline_block(old_profile.read_text(), "key").splitlines(), key=len)
+    old_control = max(inline_block(old_profile.read_text(), tunnel["tls_crypt_option"]).splitlines(), key=len)
     old_fingerprint = certificate_fingerprint(inline_block(old_profile.read_text(), "cert"))
     try:
         run_profile(bare, name, old_profile)
@@ -184,6 +187,8 @@ def test_rotating_an_unmanaged_laptop_renews_its_exported_profile(names, plan, u
     assert new_fingerprint != old_fingerprint, f"{name}'s exported profile still has the old certificate"
     assert old_line not in profile.read_text(), "the exported profile kept the old private key"
     assert not holders(names, old_line), f"the old private key is still on {holders(names, old_line)}"
+    assert old_control not in profile.read_text(), "the exported profile kept the old control-channel key"
+    assert not holders(names, old_control), f"the old control-channel key is still on {holders(names, old_control)}"
     try:
         log = run_profile(bare, name, old_profile)
         assert not ping6(bare, tunnel["gateway_ip"], attempts=15), (
