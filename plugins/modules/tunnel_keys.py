@@ -16,7 +16,7 @@ description:
     C(openssl), and returns the certificate's SHA-256 fingerprint, the value OpenVPN's C(peer-fingerprint) pins.
     A directory that has C(key.pem) but lost C(cert.pem) gets a new certificate for the same key.
   - O(kind=static_key) makes C(static.key) with C(openvpn --genkey secret), the compatibility mode of the seed article.
-  - A directory holds the material of one kind: making a certificate removes a C(static.key) left there by the
+  - A directory holds the material of one auth mode. Making a certificate removes a C(static.key) left there by the
     static-key kind, and making a static key removes C(key.pem) and C(cert.pem), so a tunnel moved between auth
     modes keeps no old key.
   - O(kind=tls_crypt) makes C(tls-crypt.key) with C(openvpn --genkey tls-crypt), the key both ends of a p2p tunnel
@@ -51,8 +51,8 @@ options:
     default: 3650
   rotate:
     description:
-      - Directories (among O(directories)) whose key material is replaced now by new material: a new private key
-        and certificate (O(kind=certificate)), or a new static key (O(kind=static_key)). Each new file is written
+      - Directories (among O(directories)) whose key material is replaced now by new material, a new private key
+        and certificate (O(kind=certificate)) or a new key of the other kinds. Each new file is written
         beside the old one and renamed over it, so the old key is gone from the directory and no reader sees a
         partial file.
       - A running OpenVPN keeps the key it loaded until it restarts; the caller restarts both ends of the tunnel.
