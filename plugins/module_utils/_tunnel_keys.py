@@ -105,6 +105,6 @@ def certificate_not_after(cert_path: str) -> datetime.datetime:
         raise ValueError(f"{cert_path}: notAfter {text!r} is neither UTCTime nor GeneralizedTime")
     try:
         # timezone.utc, not UTC (3.11): hosts may run an older Python.
-        return datetime.datetime.strptime(text, "%Y%m%d%H%M%SZ").replace(tzinfo=datetime.timezone.utc)  # noqa: UP017
+        return datetime.datetime.strptime(text, "%Y%m%d%H%M%SZ").replace(tzinfo=datetime.timezone.utc)
     except ValueError as exc:
         raise ValueError(f"{cert_path}: notAfter {text!r}: {exc}") from exc

@@ -148,7 +148,6 @@ from ansible_collections.sixtunnel.openvpn.plugins.module_utils._tunnel_keys imp
 )
 
 
-
 def run_private(module: AnsibleModule, argv: list[str]) -> None:
     """Run a key-making command with umask 077, so no key file is ever readable by others."""
     old_umask = os.umask(0o077)
