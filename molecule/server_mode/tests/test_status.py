@@ -25,8 +25,10 @@ def test_status_shows_each_laptop_of_the_server_instances(names, ledger_file):
     status = ("-e", f"sixtunnel_ledger_file={ledger_file}")
     returncode, output, rows = tunnel_status(*status, inventory=INVENTORY_DIR)
     assert returncode == 0, output[-3000:]
-    assert list(recap(output)) == [names["gateway"]], "a laptop was contacted"
-    assert recap(output)[names["gateway"]]["changed"] == 0, output[-3000:]
+    # The bare container is in Molecule's inventory (not a laptop): the plan's delegated tasks name it.
+    contacted = set(recap(output)) & set(whole_inventory().get_hosts("sixtunnel_laptops"))
+    assert not contacted, f"laptops were contacted: {contacted}"
+    assert all(counts["changed"] == 0 for counts in recap(output).values()), output[-3000:]
     print(f"\nMEASURED server_mode: status rows {rows}")
     expected = {
         names["laptop1"]: ("server", "sixtunnel_server", True),
