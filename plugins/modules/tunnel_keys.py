@@ -249,7 +249,8 @@ def warn_expiry(module: AnsibleModule, directory: str, not_after: datetime.datet
         state = "expired" if left.total_seconds() < 0 else f"expires in {left.days} days"
         module.warn(
             f"{directory}/{CERTIFICATE} {state} ({not_after.isoformat()}); renew it with a rotation"
-            " (playbook sixtunnel.openvpn.rotate, docs/operations.md)"
+            " (playbook sixtunnel.openvpn.rotate for a laptop's, sixtunnel.openvpn.rotate_gateway for the"
+            " gateway's, docs/operations.md)"
         )
 
 

@@ -160,6 +160,15 @@ def run_profile(bare, name, profile):
     return f"/root/{name}.log"
 
 
+def assert_profile_reaches_site(bare, name, profile):
+    """Run the exported profile in the bare container until it reaches the site (or fail with its log), then stop."""
+    try:
+        log = run_profile(bare, name, profile)
+        assert ping6(bare, SITE_ADDRESS, attempts=30), f"{profile} does not connect: {bare.file(log).content_string}"
+    finally:
+        stop_profile(bare, name)
+
+
 def stop_profile(bare, name):
     bare.run(f"kill $(cat /root/{name}.pid); while kill -0 $(cat /root/{name}.pid) 2>/dev/null; do sleep 0.2; done")
 
@@ -196,13 +205,82 @@ def test_rotating_an_unmanaged_laptop_renews_its_exported_profile(names, plan, u
         )
     finally:
         stop_profile(bare, name)
+    assert_profile_reaches_site(bare, name, profile)
+
+
+def gateway_fingerprint(gateway_host, tunnel):
+    return gateway_host.check_output(f"openssl x509 -noout -fingerprint -sha256 -in {tunnel['gateway_dir']}/cert.pem")
+
+
+def test_renewing_a_server_instance_needs_every_one_of_its_laptops(names, plan):
+    """--limit to one laptop of the instance: refused, naming the others, before the gateway changes anything."""
+    gateway, laptop = names[0], names[1]
+    tunnel = plan[laptop]
+    old_line = key_line(container(gateway), f"{tunnel['gateway_dir']}/key.pem")
+    left_out = sorted(
+        name
+        for name, other in plan.items()
+        if other["mode"] == "server" and other["gateway_instance"] == tunnel["gateway_instance"] and name != laptop
+    )
+    assert left_out, "the instance serves one laptop only: nothing to leave out"
+
+    rc, output = run_playbook(
+        "--limit", f"{gateway},{laptop}", "sixtunnel.openvpn.rotate_gateway", inventory=INVENTORY_DIR
+    )
+
+    assert rc != 0, output
+    assert tunnel["gateway_instance"] in output and all(name in output for name in left_out), output
+    assert key_line(container(gateway), f"{tunnel['gateway_dir']}/key.pem") == old_line, "the instance got new keys"
+    assert all(counts["changed"] == 0 for counts in recap(output).values()), output
+
+
+def test_rotating_the_gateway_loses_at_most_5_s(names, plan, unmanaged):
+    """Every gateway key pair renewed in one run: the server instance's and the p2p tap tunnel's gateway end, each
+    under a 5 pkt/s ping6 through one of its laptops; the laptops keep theirs, the unmanaged profile is renewed, and
+    the static-key tunnel (no gateway key pair) is not restarted."""
+    gateway, instance_laptop, static_laptop, p2p_laptop = names
+    static = {key: pid for key, pid in pids(names, plan).items() if static_laptop in key[0] + key[1]}
+    gateway_host = container(gateway)
+    watched = {name: container(name) for name in (instance_laptop, p2p_laptop)}
+    assert {plan[name]["mode"] for name in watched} == {"server", "p2p"}, plan
+    old_lines = {name: key_line(gateway_host, f"{plan[name]['gateway_dir']}/key.pem") for name in watched}
+    old_gateway = {name: gateway_fingerprint(gateway_host, plan[name]) for name in watched}
+    old_laptop = {name: host.file(f"{CLIENT_DIR}/cert.pem").content_string for name, host in watched.items()}
+    name, bare = unmanaged
+    profile = EXPORT_DIR / f"{name}.ovpn"
+
+    for host in watched.values():
+        start_ping(host, SITE_ADDRESS)
+    started = time.monotonic()
     try:
-        log = run_profile(bare, name, profile)
-        assert ping6(bare, SITE_ADDRESS, attempts=30), (
-            f"the new profile does not connect: {bare.file(log).content_string}"
-        )
+        rc, output = run_playbook("sixtunnel.openvpn.rotate_gateway", inventory=INVENTORY_DIR)
     finally:
-        stop_profile(bare, name)
+        counts = {laptop: stop_ping(host) for laptop, host in watched.items()}
+    for laptop, (sent, received) in counts.items():
+        print(
+            f"\nMEASURED gateway rotation: through {laptop} ({plan[laptop]['mode']}): run {time.monotonic() - started:.0f} s,"
+            f" ping6 {sent} sent, {sent - received} lost ({(sent - received) / 5:.1f} s)"
+        )
+    assert rc == 0, output
+
+    for laptop, host in watched.items():
+        sent, received = counts[laptop]
+        assert sent - received <= LOSS_BUDGET, (
+            f"{laptop} lost {sent - received} of {sent} pings in the gateway rotation"
+        )
+        assert gateway_fingerprint(gateway_host, plan[laptop]) != old_gateway[laptop], (
+            f"{laptop}'s gateway end kept its keys"
+        )
+        assert host.file(f"{CLIENT_DIR}/cert.pem").content_string == old_laptop[laptop], f"{laptop}'s own keys changed"
+        assert not holders(names, old_lines[laptop]), (
+            f"an old gateway key is still on {holders(names, old_lines[laptop])}"
+        )
+        assert ping6(gateway_host, plan[laptop]["laptop_ip"]), f"the gateway cannot reach {laptop} with its new keys"
+    assert pids(names, plan).items() >= static.items(), f"the static-key tunnel of {static_laptop} restarted"
+    # The unmanaged laptop's profile pins the instance's new certificate, and connects.
+    pinned = inline_block(profile.read_text(), "peer-fingerprint")
+    assert pinned and pinned.strip() == gateway_fingerprint(gateway_host, plan[name]).split("=", 1)[1], pinned
+    assert_profile_reaches_site(bare, name, profile)
 
 
 def test_rotating_a_static_key_loses_at_most_5_s(names, plan):
