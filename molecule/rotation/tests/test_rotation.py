@@ -1,5 +1,6 @@
-"""Proves key rotation with traffic: each rotation loses at most 5 s of a 5 pkt/s ping6, touches no other laptop,
-and leaves the old key on no host; a static-key laptop moves to peer fingerprints with one variable.
+"""Proves key rotation with traffic: each rotation (a laptop's keys, or the gateway's key pairs) loses at most 5 s of
+a 5 pkt/s ping6, touches no tunnel it does not rotate, and leaves the old key on no host; a static-key laptop moves
+to peer fingerprints with one variable.
 
 Run in this order: each test starts from the site the one before left.
 """
@@ -281,6 +282,29 @@ def test_rotating_the_gateway_loses_at_most_5_s(names, plan, unmanaged):
     pinned = inline_block(profile.read_text(), "peer-fingerprint")
     assert pinned and pinned.strip() == gateway_fingerprint(gateway_host, plan[name]).split("=", 1)[1], pinned
     assert_profile_reaches_site(bare, name, profile)
+
+
+def test_a_key_pair_made_again_outside_a_rotation_is_loaded(names, plan, tmp_path):
+    """A run that made the laptop's key pair and then failed leaves a certificate the running OpenVPN never loaded:
+    the next run restarts the laptop's tunnel with it (the gateway pins the one on disk)."""
+    gateway, laptop = names[0], names[3]
+    playbook = tmp_path / "make_keys_again.yml"
+    playbook.write_text(
+        f"---\n- name: Make the laptop's key pair again, as a run that failed after its keys play did\n"
+        f"  hosts: {laptop}\n  become: true\n  gather_facts: false\n  tasks:\n"
+        f"    - name: Make the key pair again\n      sixtunnel.openvpn.tunnel_keys:\n"
+        f"        directories: [{CLIENT_DIR}]\n        kind: certificate\n        rotate: [{CLIENT_DIR}]\n"
+    )
+    rc, output = run_playbook(str(playbook), inventory=INVENTORY_DIR)
+    assert rc == 0, output
+    before = main_pid(container(laptop), CLIENT_UNIT)
+
+    rc, output = run_playbook("--limit", f"{gateway},{laptop}", "sixtunnel.openvpn.site", inventory=INVENTORY_DIR)
+
+    assert rc == 0, output
+    assert main_pid(container(laptop), CLIENT_UNIT) != before, "the laptop's tunnel was not restarted"
+    assert ping6(container(laptop), SITE_ADDRESS), f"{laptop} cannot reach the site with its new certificate"
+    assert ping6(container(gateway), plan[laptop]["laptop_ip"]), f"the gateway cannot reach {laptop}"
 
 
 def test_rotating_a_static_key_loses_at_most_5_s(names, plan):
