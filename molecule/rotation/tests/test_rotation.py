@@ -284,29 +284,6 @@ def test_rotating_the_gateway_loses_at_most_5_s(names, plan, unmanaged):
     assert_profile_reaches_site(bare, name, profile)
 
 
-def test_a_key_pair_made_again_outside_a_rotation_is_loaded(names, plan, tmp_path):
-    """A run that made the laptop's key pair and then failed leaves a certificate the running OpenVPN never loaded:
-    the next run restarts the laptop's tunnel with it (the gateway pins the one on disk)."""
-    gateway, laptop = names[0], names[3]
-    playbook = tmp_path / "make_keys_again.yml"
-    playbook.write_text(
-        f"---\n- name: Make the laptop's key pair again, as a run that failed after its keys play did\n"
-        f"  hosts: {laptop}\n  become: true\n  gather_facts: false\n  tasks:\n"
-        f"    - name: Make the key pair again\n      sixtunnel.openvpn.tunnel_keys:\n"
-        f"        directories: [{CLIENT_DIR}]\n        kind: certificate\n        rotate: [{CLIENT_DIR}]\n"
-    )
-    rc, output = run_playbook(str(playbook), inventory=INVENTORY_DIR)
-    assert rc == 0, output
-    before = main_pid(container(laptop), CLIENT_UNIT)
-
-    rc, output = run_playbook("--limit", f"{gateway},{laptop}", "sixtunnel.openvpn.site", inventory=INVENTORY_DIR)
-
-    assert rc == 0, output
-    assert main_pid(container(laptop), CLIENT_UNIT) != before, "the laptop's tunnel was not restarted"
-    assert ping6(container(laptop), SITE_ADDRESS), f"{laptop} cannot reach the site with its new certificate"
-    assert ping6(container(gateway), plan[laptop]["laptop_ip"]), f"the gateway cannot reach {laptop}"
-
-
 def test_rotating_a_static_key_loses_at_most_5_s(names, plan):
     gateway, laptop = names[0], names[2]
     tunnel = plan[laptop]
