@@ -74,10 +74,11 @@ ROLE_PROFILES = [
 ]
 
 # Each profile: its role profile, then what is changed in its pair. gateway/laptop: directive -> value ("" a flag,
-# None: removed; "{gateway_address}" is the pair gateway's address); nft: the gateway's table as the role renders it
-# by default (absent: the converge renders the notrack chains, openvpn_server_firewall_notrack: true, and the pair
-# drops them, which gives the default's table), "notrack" keeps them, "off" removes the table. versions: the OpenVPN
-# versions it runs on.
+# None: removed; "{gateway_address}" is the pair gateway's address); nft: the gateway's table (absent: as the role
+# renders it by default; the converge renders the notrack chains, openvpn_server_firewall_notrack: true, and every
+# pair but `notrack` drops them), "conntrack" adds the return-traffic rule the roles rendered until the table became stateless (its `ct
+# state` turns connection tracking on for every packet of the gateway), "notrack" that rule and the notrack chains,
+# "off" removes the table. versions: the OpenVPN versions it runs on.
 PROFILES = [
     {"name": "seed", "role": "seed", "versions": ("26", "27")},
     {"name": "default", "role": "default", "versions": ("26", "27")},
@@ -88,12 +89,20 @@ PROFILES = [
         "description": "`default` again in a pair of its own: the noise control (its gap to `default` is the run's noise)",
     },
     {
+        "name": "conntrack",
+        "role": "default",
+        "nft": "conntrack",
+        "versions": ("26", "27"),
+        "description": "the default before this change: the gateway's table with the forward chain's return-traffic "
+        "rule (`ct state established,related`), which turns connection tracking on for every packet of the gateway",
+    },
+    {
         "name": "notrack",
         "role": "default",
         "nft": "notrack",
-        "versions": ("26", "27"),
-        "description": "the default with `openvpn_server_firewall_notrack: true`: the gateway's table exempts the "
-        "tunnel's UDP packets from connection tracking (chains transport_in and transport_out)",
+        "versions": ("26",),
+        "description": "`conntrack` with `openvpn_server_firewall_notrack: true`: on a gateway that tracks "
+        "connections, the tunnel's UDP packets exempted (chains transport_in and transport_out)",
     },
     {
         "name": "no-firewall",
@@ -120,8 +129,10 @@ PROFILES = [
         "description": "tun without `txqueuelen 1000`: the tun device's own queue of 500 packets (before this change)",
     },
 ]
+# The forward chain's return-traffic rule, rendered until the table became stateless (the `conntrack` profile).
+RETURN_TRAFFIC_RULE = '\t\toifname @laptop_interfaces ct state established,related counter accept comment "return traffic to the laptops"\n'
 # Profiles whose system calls per packet are counted after the rounds (a short extra TCP run each).
-SYSCALL_PROFILES = ("seed", "default", "notrack", "seed-2.7", "default-2.7")
+SYSCALL_PROFILES = ("seed", "default", "seed-2.7", "default-2.7")
 NFT_FILE = "/etc/sixtunnel/nftables.nft"
 
 
@@ -201,6 +212,15 @@ def without_notrack(table: str) -> str:
     return stripped
 
 
+def with_return_traffic_rule(table: str) -> str:
+    """The rendered nft file with the forward chain's return-traffic rule the roles rendered until the table became stateless, after the
+    laptop-to-laptop rule. Raises RuntimeError if that rule cannot be found."""
+    anchor = re.search(r'\n\t\tiifname @laptop_interfaces oifname @laptop_interfaces .*"laptop to laptop"\n', table)
+    if anchor is None or "ct state" in table:
+        raise RuntimeError("could not add the return-traffic rule to the rendered table")
+    return table[: anchor.end()] + RETURN_TRAFFIC_RULE + table[anchor.end() :]
+
+
 def converge(tag: str, image_name: str, out: Path) -> dict:
     """Converge one version's gateway and laptop through site.yml, commit both to images, remove the containers.
 
@@ -267,14 +287,22 @@ def start_pair(profile: dict, tag: str) -> None:
         benchlab.write_file(container, path, derive(config, changes | {"verb": "3"}), "0600")
     if profile.get("nft") == "off":
         benchlab.sh(gateway, "systemctl stop sixtunnel-nftables")
-    elif profile.get("nft") != "notrack":
-        table = without_notrack(benchlab.sh(gateway, f"cat {NFT_FILE}"))
+    else:
+        table = benchlab.sh(gateway, f"cat {NFT_FILE}")
+        if profile.get("nft") != "notrack":
+            table = without_notrack(table)
+        if profile.get("nft") in ("conntrack", "notrack"):
+            table = with_return_traffic_rule(table)
         benchlab.write_file(gateway, NFT_FILE, table, "0600")
         benchlab.sh(gateway, f"nft -f {NFT_FILE}")
     benchlab.sh(gateway, f"systemctl restart {profile['gateway_unit']}")
     benchlab.sh(laptop, f"systemctl restart {profile['laptop_unit']}")
     table = benchlab.sh(gateway, "nft list table inet sixtunnel 2>/dev/null", check=False)
-    profile["firewall"] = {"table": bool(table.strip()), "notrack_rules": table.count("notrack")}
+    profile["firewall"] = {
+        "table": bool(table.strip()),
+        "notrack_rules": table.count("notrack"),
+        "ct_rules": table.count("ct state"),
+    }
     planned = profile["plan"]
     profile["interface"] = planned["interface"]
     profile["gateway_ip"] = planned["gateway_ip"]
@@ -517,7 +545,7 @@ def plan_profiles(only: list[str] | None, versions: list[str]) -> list[dict]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True, help="directory for dataplane.json and the inventories")
-    parser.add_argument("--rounds", type=int, default=5, help="measurements per profile, interleaved (default 5)")
+    parser.add_argument("--rounds", type=int, default=8, help="measurements per profile, interleaved (default 8)")
     parser.add_argument("--seconds", type=int, default=5, help="length of each iperf3 TCP run (default 5)")
     parser.add_argument("--udp-seconds", type=int, default=3, help="length of each iperf3 UDP run (default 3)")
     parser.add_argument("--udp-rate", default="200M", help="iperf3 UDP target rate (default 200M)")

@@ -1,5 +1,6 @@
 """Every file the roles template says it is Ansible-managed, so an admin knows not to edit it by hand."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -94,12 +95,12 @@ def render_laptop_conf(tunnel, version="2.6.14", tls_crypt_key=""):
     )
 
 
-def render_gateway_nft(tunnels, notrack=True):
+def render_gateway_nft(tunnels, notrack=True, laptop_to_laptop=False):
     return render(
         "roles/openvpn_server/templates/sixtunnel.nft.j2",
         __openvpn_server_present=tunnels,
         openvpn_server_firewall_notrack=notrack,
-        openvpn_server_allow_laptop_to_laptop=False,
+        openvpn_server_allow_laptop_to_laptop=laptop_to_laptop,
     )
 
 
@@ -150,6 +151,19 @@ def test_gateway_table_exempts_udp_transport_from_conntrack_both_ways():
     assert 'tcp dport 1196 counter accept comment "tunnel of laptop2"' in lines
     # TCP tunnels keep conntrack: only UDP ports are in the notrack rules.
     assert not any("1196" in line and "notrack" in line for line in lines)
+
+
+@pytest.mark.parametrize("laptop_to_laptop", [False, True])
+@pytest.mark.parametrize("notrack", [False, True])
+def test_gateway_table_keeps_no_state(notrack, laptop_to_laptop):
+    # One `ct` expression anywhere in the table turns connection tracking on for every packet of the gateway
+    # (docs/benchmarks.md measured what that costs); every rule here decides without it.
+    tunnels = [gateway_tunnel(tunnel_id=0), gateway_tunnel("tun", tunnel_id=1)]
+    lines = rendered_lines(render_gateway_nft(tunnels, notrack, laptop_to_laptop))
+    assert not [line for line in lines if re.search(r"\bct\b", line)]
+    dropped = 'iifname @laptop_interfaces oifname @laptop_interfaces counter drop comment "laptop to laptop"'
+    assert (dropped in lines) is not laptop_to_laptop
+    assert ("chain forward {" in lines) is not laptop_to_laptop
 
 
 @pytest.mark.parametrize(
