@@ -10,16 +10,18 @@
 For each OpenVPN version (2.6 from SIXTUNNEL_IMAGE, Debian 12; 2.7 from SIXTUNNEL_IMAGE_27, Debian 13 with
 backports), playbooks/site.yml converges a gateway and a laptop container through the real roles, with three laptops
 in the inventory (the seed's static key, the collection's default, tun mode), the gateway's firewall on (table
-inet sixtunnel). Both containers are then committed to images, and every profile gets a container pair of its own
-started from them: one tunnel per pair (the others' units stopped), so no tunnel shares a kernel's address
-lists, conntrack table or CPU queue with another one of the run. A variant is a role profile with a few
-directives of its rendered configuration changed, or its gateway table changed, in its own pair.
+inet sixtunnel). Both containers are then committed to images, and the profiles get container pairs started from
+them: one tunnel per pair (the others' units stopped), so no tunnel shares a kernel's address lists, conntrack
+table or CPU queue with another one of the run. A variant is a role profile with a few directives of its rendered
+configuration changed, in a pair of its own, or with only its gateway's table changed, in the pair of the profile
+it varies (the table is swapped before each sample): two pairs of the same profile differ by a few per cent
+(`default-2` against `default`), more than some of the changes measured.
 
 Then, for each round, every profile in turn (A B C ... B C A ...: each round starts one later): iperf3 TCP from the laptop to the gateway end,
 with the CPU time of both OpenVPN processes (/proc/PID/stat) and the packets of both tunnel devices
 (/sys/class/net/DEV/statistics) read before and after; iperf3 UDP at a fixed rate for loss and jitter; ping6 for
-the round-trip time; the host's load average. `default-again` is `default` once more, in a pair of its own: its gap
-to `default` is the run's noise. After the rounds, the system calls per packet of each end (perf stat on
+the round-trip time; the host's load average. `default-again` is `default` once more, in the same pair at another
+place in the round: its gap to `default` is the run's noise. After the rounds, the system calls per packet of each end (perf stat on
 raw_syscalls:sys_enter, from the host) for the profiles in SYSCALL_PROFILES, and what each OpenVPN said about
 data channel offload (DCO) when it started. Writes DIR/dataplane.json.
 """
@@ -73,24 +75,36 @@ ROLE_PROFILES = [
     },
 ]
 
-# Each profile: its role profile, then what is changed in its pair. gateway/laptop: directive -> value ("" a flag,
-# None: removed; "{gateway_address}" is the pair gateway's address); nft: the gateway's table (absent: as the role
-# renders it by default; the converge renders the notrack chains, openvpn_server_firewall_notrack: true, and every
-# pair but `notrack` drops them), "conntrack" adds the return-traffic rule the roles rendered until the table became stateless (its `ct
-# state` turns connection tracking on for every packet of the gateway), "notrack" that rule and the notrack chains,
-# "off" removes the table. versions: the OpenVPN versions it runs on.
+# Each profile: its role profile, then what is changed. gateway/laptop: directive -> value ("" a flag, None: removed;
+# "{gateway_address}" is the pair gateway's address), in a pair of its own. pair: the profile runs in that profile's
+# pair (same containers, same OpenVPN processes) with only the gateway's table swapped before each of its samples,
+# so the comparison carries no difference between two pairs. nft: the gateway's table (absent: as the role renders
+# it by default; the converge renders the notrack chains, openvpn_server_firewall_notrack: true, and every table but
+# `notrack` drops them), "conntrack" adds the return-traffic rule the roles rendered until the table became
+# stateless (its `ct state` turns connection tracking on for every packet of the gateway), "notrack" that rule and
+# the notrack chains, "off" no table. versions: the OpenVPN versions it runs on.
 PROFILES = [
     {"name": "seed", "role": "seed", "versions": ("26", "27")},
     {"name": "default", "role": "default", "versions": ("26", "27")},
     {
         "name": "default-again",
         "role": "default",
+        "pair": "default",
         "versions": ("26",),
-        "description": "`default` again in a pair of its own: the noise control (its gap to `default` is the run's noise)",
+        "description": "`default` measured again in its pair, at another place in each round: the noise control "
+        "(its gap to `default` is the run's noise)",
+    },
+    {
+        "name": "default-2",
+        "role": "default",
+        "versions": ("26",),
+        "description": "`default` in a pair of its own: its gap to `default` is what two pairs of the same profile "
+        "differ by (the noise of every comparison between two pairs)",
     },
     {
         "name": "conntrack",
         "role": "default",
+        "pair": "default",
         "nft": "conntrack",
         "versions": ("26", "27"),
         "description": "the default before this change: the gateway's table with the forward chain's return-traffic "
@@ -99,6 +113,7 @@ PROFILES = [
     {
         "name": "notrack",
         "role": "default",
+        "pair": "default",
         "nft": "notrack",
         "versions": ("26",),
         "description": "`conntrack` with `openvpn_server_firewall_notrack: true`: on a gateway that tracks "
@@ -107,6 +122,7 @@ PROFILES = [
     {
         "name": "no-firewall",
         "role": "default",
+        "pair": "default",
         "nft": "off",
         "versions": ("26",),
         "description": "the default without the gateway's table inet sixtunnel (openvpn_server_firewall: none)",
@@ -257,8 +273,10 @@ def start_pair(profile: dict, tag: str) -> None:
     n = names(tag)
     role = next(r for r in ROLE_PROFILES if r["name"] == profile["role"])
     gateway, laptop = profile["gateway"], profile["laptop"]
-    benchlab.start_container(gateway, n["gateway_image"])
-    benchlab.start_container(laptop, n["laptop_image"])
+    # Every iperf3 connection starts afresh, not from what the kernel kept of the previous one (IPv6 too).
+    fresh_tcp = ("net.ipv4.tcp_no_metrics_save=1",)
+    benchlab.start_container(gateway, n["gateway_image"], fresh_tcp)
+    benchlab.start_container(laptop, n["laptop_image"], fresh_tcp)
     for container in (gateway, laptop):
         benchlab.run(
             ["podman", "exec", container, "systemctl", "is-system-running", "--wait"], check=False, timeout=180
@@ -285,28 +303,88 @@ def start_pair(profile: dict, tag: str) -> None:
         # verb 3 on every profile alike: OpenVPN then says at start why it does not use DCO (at its default, verb 1,
         # it says nothing); it logs nothing per packet below verb 5.
         benchlab.write_file(container, path, derive(config, changes | {"verb": "3"}), "0600")
-    if profile.get("nft") == "off":
-        benchlab.sh(gateway, "systemctl stop sixtunnel-nftables")
-    else:
-        table = benchlab.sh(gateway, f"cat {NFT_FILE}")
-        if profile.get("nft") != "notrack":
-            table = without_notrack(table)
-        if profile.get("nft") in ("conntrack", "notrack"):
-            table = with_return_traffic_rule(table)
-        benchlab.write_file(gateway, NFT_FILE, table, "0600")
-        benchlab.sh(gateway, f"nft -f {NFT_FILE}")
+    profile["rendered_table"] = benchlab.sh(gateway, f"cat {NFT_FILE}")
+    set_table(profile, gateway_table(profile["rendered_table"], profile.get("nft")))
     benchlab.sh(gateway, f"systemctl restart {profile['gateway_unit']}")
     benchlab.sh(laptop, f"systemctl restart {profile['laptop_unit']}")
-    table = benchlab.sh(gateway, "nft list table inet sixtunnel 2>/dev/null", check=False)
-    profile["firewall"] = {
-        "table": bool(table.strip()),
-        "notrack_rules": table.count("notrack"),
-        "ct_rules": table.count("ct state"),
-    }
     planned = profile["plan"]
     profile["interface"] = planned["interface"]
     profile["gateway_ip"] = planned["gateway_ip"]
     profile["laptop_ip"] = planned["laptop_ip"]
+
+
+def gateway_table(rendered: str, nft: str | None) -> str | None:
+    """The gateway's table of a profile from the converge's rendered nft file (`nft`: see PROFILES); None: no table."""
+    if nft == "off":
+        return None
+    table = rendered if nft == "notrack" else without_notrack(rendered)
+    return with_return_traffic_rule(table) if nft in ("conntrack", "notrack") else table
+
+
+def set_table(profile: dict, table: str | None) -> None:
+    """Load `table` (None: delete table inet sixtunnel) on the profile's gateway, unless it is loaded already, and
+    record what the profile ran with. A table's `ct` rule turns connection tracking on while it is loaded; the
+    kernel turns it off again with the last such rule."""
+    gateway = profile["gateway"]
+    if LOADED_TABLES.get(gateway, "unset") != table:
+        if table is None:
+            benchlab.sh(gateway, "nft delete table inet sixtunnel 2>/dev/null; true")
+        else:
+            benchlab.write_file(gateway, NFT_FILE, table, "0600")
+            benchlab.sh(gateway, f"nft -f {NFT_FILE}")
+        LOADED_TABLES[gateway] = table
+    profile["table"], profile["firewall"] = table, firewall_of(table)
+
+
+def firewall_of(table: str | None) -> dict:
+    return {
+        "table": table is not None,
+        "notrack_rules": (table or "").count("notrack"),
+        "ct_rules": (table or "").count("ct state"),
+    }
+
+
+# The table each gateway container has loaded now (None: none), so a swap happens only when it changes.
+LOADED_TABLES: dict[str, str | None] = {}
+
+
+def spread(profiles: list[dict]) -> list[dict]:
+    """The profiles in an order where no two neighbours, the last and the first included, run in the same pair
+    (where the pairs allow it): a tunnel measured right after itself cost up to 25 % more CPU per GB than after a
+    pause (measured by hand: back to back in one pair, `default` 22-25 s/GB, then `default-again` 26-32)."""
+    groups: dict[str, list[dict]] = {}
+    for profile in profiles:
+        groups.setdefault(profile["gateway"], []).append(profile)
+    order, last = [], None
+    while any(groups.values()):
+        candidates = [key for key, group in groups.items() if group and key != last] or [
+            key for key, group in groups.items() if group
+        ]
+        last = max(candidates, key=lambda key: len(groups[key]))
+        order.append(groups[last].pop(0))
+    return order
+
+
+def share_pair(profile: dict, host: dict) -> None:
+    """Fill in a profile that runs in `host`'s pair: its containers, units, addresses and processes, and its own
+    gateway table."""
+    for key in (
+        "gateway",
+        "laptop",
+        "gateway_address",
+        "gateway_unit",
+        "laptop_unit",
+        "gateway_directives",
+        "laptop_directives",
+        "interface",
+        "gateway_ip",
+        "laptop_ip",
+        "pids",
+        "target",
+    ):
+        profile[key] = host[key]
+    profile["table"] = gateway_table(host["rendered_table"], profile.get("nft"))
+    profile["firewall"] = firewall_of(profile["table"])
 
 
 def resolve_pids(profile: dict) -> None:
@@ -517,10 +595,10 @@ def plan_profiles(only: list[str] | None, versions: list[str]) -> list[dict]:
             if tag not in spec["versions"]:
                 continue
             name = spec["name"] if tag == "26" else f"{spec['name']}-{label}"
-            if only and name not in only and spec["name"] not in ("default",):
+            if only and name not in only and spec["name"] not in ("default",) and spec["name"] != spec.get("pair"):
                 continue
             role = next(r for r in ROLE_PROFILES if r["name"] == spec["role"])
-            stem = f"{benchlab.PREFIX}{tag}-{spec['name']}"
+            stem = f"{benchlab.PREFIX}{tag}-{spec.get('pair', spec['name'])}"
             profiles.append(
                 {
                     "name": name,
@@ -536,6 +614,9 @@ def plan_profiles(only: list[str] | None, versions: list[str]) -> list[dict]:
                     "gateway_changes": spec.get("gateway", {}),
                     "laptop_changes": spec.get("laptop", {}),
                     "nft": spec.get("nft"),
+                    "pair": None
+                    if "pair" not in spec
+                    else (spec["pair"] if tag == "26" else f"{spec['pair']}-{label}"),
                     "plan": planned[role["laptop"]],
                 }
             )
@@ -565,17 +646,22 @@ def main(argv: list[str] | None = None) -> int:
             f"no image for OpenVPN {missing}: set SIXTUNNEL_IMAGE and SIXTUNNEL_IMAGE_27 (make bench does)"
         )
     results = {"machine": benchlab.machine(), "settings": vars(args) | {"out": str(args.out)}, "versions": {}}
-    containers = [c for profile in profiles for c in (profile["gateway"], profile["laptop"])]
+    containers = list(dict.fromkeys(c for profile in profiles for c in (profile["gateway"], profile["laptop"])))
+    by_name = {profile["name"]: profile for profile in profiles}
     try:
         for tag in tags:
             results["versions"][tag] = converge(tag, images[tag], args.out)
-        for profile in profiles:
+        hosts = [profile for profile in profiles if not profile["pair"]]
+        for profile in hosts:
             benchlab.log(f"data plane: starting the pair of {profile['name']}")
             start_pair(profile, profile["tag"])
-        for profile in profiles:
+        for profile in hosts:
             wait_for_tunnel(profile)
             resolve_pids(profile)
             profile["target"] = profile["gateway_ip"]
+        for profile in profiles:
+            if profile["pair"]:
+                share_pair(profile, by_name[profile["pair"]])
         default = next(profile for profile in profiles if profile["name"] == "default")
         raw = {
             "name": "raw",
@@ -589,6 +675,7 @@ def main(argv: list[str] | None = None) -> int:
             "target": default["gateway_address"],
         }
         profiles.insert(0, raw)
+        schedule = spread(profiles)
         clock_ticks = int(benchlab.sh(default["gateway"], "getconf CLK_TCK"))
         for profile in profiles[1:]:
             restart_iperf_server(profile["gateway"])
@@ -598,9 +685,11 @@ def main(argv: list[str] | None = None) -> int:
 
         samples = {profile["name"]: [] for profile in profiles}
         for round_number in range(args.rounds):
-            # Each round starts one profile later: no profile always follows the same one.
-            shift = round_number % len(profiles)
-            for profile in profiles[shift:] + profiles[:shift]:
+            # Each round starts one profile later, in the order where no tunnel follows itself (spread).
+            shift = round_number % len(schedule)
+            for profile in schedule[shift:] + schedule[:shift]:
+                if "table" in profile:
+                    set_table(profile, profile["table"])
                 sample = measure(profile, args.seconds, args.udp_seconds, args.udp_rate, clock_ticks)
                 samples[profile["name"]].append(sample)
                 benchlab.log(
@@ -609,17 +698,19 @@ def main(argv: list[str] | None = None) -> int:
                     f"retr {sample.get('tcp_retransmits')}  load {sample['load_1min']:.1f}"
                 )
         for profile in profiles:
+            if "table" in profile:
+                set_table(profile, profile["table"])
             if profile["name"] in SYSCALL_PROFILES:
                 profile["syscalls_per_packet"] = syscalls_per_packet(profile, args.seconds)
                 benchlab.log(
                     f"data plane: system calls per packet, {profile['name']}: {profile['syscalls_per_packet']}"
                 )
-            if profile.get("pids"):
+            if profile.get("pids") and not profile.get("pair"):
                 profile["dco"] = dco_status(profile)
         for profile in profiles:
             profile["samples"] = samples[profile["name"]]
             profile["summary"] = summarize(samples[profile["name"]])
-            for key in ("pids", "plan", "target"):
+            for key in ("pids", "plan", "target", "rendered_table", "table"):
                 profile.pop(key, None)
         results["profiles"] = profiles
         results["load_average_after"] = benchlab.load_average()

@@ -69,15 +69,17 @@ def ensure_network() -> None:
         run(["podman", "network", "create", "--ipv6", NETWORK])
 
 
-def start_container(name: str, image_name: str | None = None) -> None:
-    """A fresh container like the lab's: systemd as PID 1, a tun device, NET_ADMIN, IPv6 forwarding on; from
-    image_name (default: SIXTUNNEL_IMAGE)."""
+def start_container(name: str, image_name: str | None = None, sysctls: tuple[str, ...] = ()) -> None:
+    """A fresh container like the lab's: systemd as PID 1, a tun device, NET_ADMIN, IPv6 forwarding on, and the
+    network sysctls given as "KEY=VALUE" (the container cannot set them itself); from image_name (default:
+    SIXTUNNEL_IMAGE)."""
     assert name.startswith(PREFIX)
     remove_containers([name])
     ensure_network()
     run(
         ["podman", "run", "-d", "--name", name, "--hostname", name, "--network", NETWORK, "--systemd", "always"]
         + ["--cap-add", "NET_ADMIN", "--device", "/dev/net/tun", "--sysctl", "net.ipv6.conf.all.forwarding=1"]
+        + [option for sysctl in sysctls for option in ("--sysctl", sysctl)]
         + [image_name or image(), "/sbin/init"]
     )
 

@@ -46,6 +46,9 @@ def test_status_shows_connected_laptops_their_traffic_and_a_stopped_one(gateway,
         assert row["gateway_certificate_not_after"] == expected, row
         assert row["laptop_certificate_not_after"] is None and row["error"] is None, row
         assert name in output and plan[name]["prefix"] in output
+        # The table's FROM column: an IPv6 address in brackets before its port, as OpenVPN and ssh write it.
+        address, port = row["real_address"], row["real_port"]
+        assert (f"[{address}]:{port}" if ":" in address else f"{address}:{port}") in output, output[-3000:]
     print(f"\nMEASURED default: status rows {rows}")
 
     # A burst of 100 pings of 1000 bytes through each tunnel: at least that many bytes more each way.

@@ -110,6 +110,22 @@ def test_site_is_reachable(hosts, name):
     assert ping6(hosts(name), SITE_ADDRESS), f"{name} cannot reach the site address {SITE_ADDRESS}"
 
 
+def test_gateway_tracks_no_connections_for_the_tunnels(hosts):
+    """The table has no `ct` rule, so nothing in the gateway's network namespace turns connection tracking on: with
+    the old return-traffic rule every tunnel packet was tracked (docs/benchmarks.md measured what that cost)."""
+    gateway = hosts(GATEWAY)
+    count = gateway.file("/proc/sys/net/netfilter/nf_conntrack_count")
+    if not count.exists:
+        pytest.skip("this kernel has no connection tracking")
+    for name in (LAPTOP1, LAPTOP2, BEHIND):
+        assert hosts(name).run(f"ping -6 -c 20 -i 0.05 -W 1 {SITE_ADDRESS}").rc == 0, (
+            f"{name} got no answer from the site"
+        )
+    tracked = int(count.content_string)
+    ruleset = gateway.check_output("nft list ruleset")
+    assert tracked == 0, f"{GATEWAY} tracks {tracked} connections; its ruleset:\n{ruleset}"
+
+
 @pytest.mark.parametrize("spoofed", ["laptop2's own address", "a site address no laptop owns"])
 def test_spoofed_source_from_a_laptop_is_dropped_at_the_gateway(hosts, table, plan, spoofed):
     source = plan[LAPTOP2]["laptop_ip"] if spoofed.startswith("laptop2") else "2001:db8:abba::99"

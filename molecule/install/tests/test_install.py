@@ -64,9 +64,9 @@ def user(tmp_path_factory):
 
 
 def site(user):
-    """`ansible-playbook -b -i inventory sixtunnel.openvpn.site` as the README says, from the user's directory."""
+    """`ansible-playbook -i inventory sixtunnel.openvpn.site` as the README says, from the user's directory."""
     result = subprocess.run(
-        ["ansible-playbook", "-b", "-i", "inventory", "sixtunnel.openvpn.site"],
+        ["ansible-playbook", "-i", "inventory", "sixtunnel.openvpn.site"],
         env=user_env(user["home"]), cwd=user["work"], capture_output=True, text=True, check=False,
     )  # fmt: skip
     return result.returncode, result.stdout + result.stderr

@@ -106,6 +106,11 @@ def rotate(laptop, gateway, names, plan, *extra):
     return sent - received, sent, output
 
 
+def fingerprint_of(host, path):
+    """`sha256 Fingerprint=AB:CD:...` of the certificate at path on host."""
+    return host.check_output(f"openssl x509 -noout -fingerprint -sha256 -in {path}")
+
+
 def test_every_run_reports_certificates_near_their_end(plan):
     """With a threshold beyond their 10 years every certificate is near its end: each is named, nothing changes."""
     rc, output = run_playbook(
@@ -129,7 +134,7 @@ def test_rotating_a_key_pair_loses_at_most_5_s(names, plan, index):
     tunnel = plan[laptop]
     laptop_host, gateway_host = container(laptop), container(gateway)
     old_lines = [key_line(laptop_host, f"{CLIENT_DIR}/key.pem")]
-    old_fingerprint = laptop_host.check_output(f"openssl x509 -noout -fingerprint -sha256 -in {CLIENT_DIR}/cert.pem")
+    old_fingerprint = fingerprint_of(laptop_host, f"{CLIENT_DIR}/cert.pem")
     if tunnel["mode"] == "p2p":  # the tunnel's own gateway key pair is rotated with it
         old_lines.append(key_line(gateway_host, f"{tunnel['gateway_dir']}/key.pem"))
     if tunnel["tls_crypt"]:  # its tls-crypt key (p2p) or tls-crypt-v2 client key (server instance) too
@@ -138,7 +143,7 @@ def test_rotating_a_key_pair_loses_at_most_5_s(names, plan, index):
     lost, sent, _output = rotate(laptop, gateway, names, plan)
 
     assert lost <= LOSS_BUDGET, f"{laptop} lost {lost} of {sent} pings while its keys were rotated"
-    new_fingerprint = laptop_host.check_output(f"openssl x509 -noout -fingerprint -sha256 -in {CLIENT_DIR}/cert.pem")
+    new_fingerprint = fingerprint_of(laptop_host, f"{CLIENT_DIR}/cert.pem")
     assert new_fingerprint != old_fingerprint, f"{laptop}'s certificate was not renewed"
     for line in old_lines:
         assert not holders(names, line), f"an old private key is still on {holders(names, line)}"
@@ -209,12 +214,8 @@ def test_rotating_an_unmanaged_laptop_renews_its_exported_profile(names, plan, u
     assert_profile_reaches_site(bare, name, profile)
 
 
-def gateway_fingerprint(gateway_host, tunnel):
-    return gateway_host.check_output(f"openssl x509 -noout -fingerprint -sha256 -in {tunnel['gateway_dir']}/cert.pem")
-
-
 def test_renewing_a_server_instance_needs_every_one_of_its_laptops(names, plan):
-    """--limit to one laptop of the instance: refused, naming the others, before the gateway changes anything."""
+    """--limit to one laptop of the instance: refused, naming the others, before any host changes anything."""
     gateway, laptop = names[0], names[1]
     tunnel = plan[laptop]
     old_line = key_line(container(gateway), f"{tunnel['gateway_dir']}/key.pem")
@@ -245,7 +246,7 @@ def test_rotating_the_gateway_loses_at_most_5_s(names, plan, unmanaged):
     watched = {name: container(name) for name in (instance_laptop, p2p_laptop)}
     assert {plan[name]["mode"] for name in watched} == {"server", "p2p"}, plan
     old_lines = {name: key_line(gateway_host, f"{plan[name]['gateway_dir']}/key.pem") for name in watched}
-    old_gateway = {name: gateway_fingerprint(gateway_host, plan[name]) for name in watched}
+    old_gateway = {name: fingerprint_of(gateway_host, f"{plan[name]['gateway_dir']}/cert.pem") for name in watched}
     old_laptop = {name: host.file(f"{CLIENT_DIR}/cert.pem").content_string for name, host in watched.items()}
     name, bare = unmanaged
     profile = EXPORT_DIR / f"{name}.ovpn"
@@ -269,7 +270,7 @@ def test_rotating_the_gateway_loses_at_most_5_s(names, plan, unmanaged):
         assert sent - received <= LOSS_BUDGET, (
             f"{laptop} lost {sent - received} of {sent} pings in the gateway rotation"
         )
-        assert gateway_fingerprint(gateway_host, plan[laptop]) != old_gateway[laptop], (
+        assert fingerprint_of(gateway_host, f"{plan[laptop]['gateway_dir']}/cert.pem") != old_gateway[laptop], (
             f"{laptop}'s gateway end kept its keys"
         )
         assert host.file(f"{CLIENT_DIR}/cert.pem").content_string == old_laptop[laptop], f"{laptop}'s own keys changed"
@@ -280,7 +281,10 @@ def test_rotating_the_gateway_loses_at_most_5_s(names, plan, unmanaged):
     assert pids(names, plan).items() >= static.items(), f"the static-key tunnel of {static_laptop} restarted"
     # The unmanaged laptop's profile pins the instance's new certificate, and connects.
     pinned = inline_block(profile.read_text(), "peer-fingerprint")
-    assert pinned and pinned.strip() == gateway_fingerprint(gateway_host, plan[name]).split("=", 1)[1], pinned
+    assert (
+        pinned
+        and pinned.strip() == fingerprint_of(gateway_host, f"{plan[name]['gateway_dir']}/cert.pem").split("=", 1)[1]
+    ), pinned
     assert_profile_reaches_site(bare, name, profile)
 
 
