@@ -138,7 +138,8 @@ def dataplane_section(dataplane: dict) -> tuple[list[str], dict]:
     """The data-plane section as markdown lines, and its verdict for the JSON summary.
 
     The verdict holds the default's CPU per GB against the seed's and against `conntrack` (today's default: the
-    gateway's table with its `ct state` rule, which turns connection tracking on), the run's noise, and per change its gain and whether it beats the noise (fractions: 0.05 is 5 %).
+    gateway's table with its `ct state` rule, which turns connection tracking on), the run's noise, and per change
+    its gain and whether it beats the noise (fractions: 0.05 is 5 %).
     """
     profiles = {profile["name"]: profile for profile in dataplane["profiles"]}
     noise = noise_control(profiles)
