@@ -9,14 +9,13 @@
 
 For each OpenVPN version (2.6 from SIXTUNNEL_IMAGE, Debian 12; 2.7 from SIXTUNNEL_IMAGE_27, Debian 13 with
 backports), playbooks/site.yml converges a gateway and a laptop container through the real roles, with three laptops
-in the inventory (the seed's static key, the collection's default, tun mode), which name the gateway by its address
-(so the gateway binds each tunnel to it), the gateway's firewall on (table inet sixtunnel). Both containers are
-then committed to images, and the profiles get container pairs started from them: one tunnel per pair (the others'
-units stopped), so no tunnel shares a kernel's address lists, conntrack table or CPU queue with another one of the
-run. A variant is a role profile with a few directives of its rendered configuration changed, in a pair of its own,
-or with only its gateway's table changed, in the pair of the profile it varies (the table is swapped before each
-sample): two pairs of the same profile differ by a few per cent (`default-2` against `default`), more than some of
-the changes measured.
+in the inventory (the seed's static key, the collection's default, tun mode), the gateway's firewall on (table
+inet sixtunnel). Both containers are then committed to images, and the profiles get container pairs started from
+them: one tunnel per pair (the others' units stopped), so no tunnel shares a kernel's address lists, conntrack
+table or CPU queue with another one of the run. A variant is a role profile with a few directives of its rendered
+configuration changed, in a pair of its own, or with only its gateway's table changed, in the pair of the profile
+it varies (the table is swapped before each sample): two pairs of the same profile differ by a few per cent
+(`default-2` against `default`), more than some of the changes measured.
 
 Then, for each round, every profile in turn (A B C ... B C A ...: each round starts one later): iperf3 TCP from the
 laptop to the gateway end, with the CPU time of both OpenVPN processes (/proc/PID/stat) and the packets of both
@@ -64,8 +63,7 @@ ROLE_PROFILES = [
         "tunnel_id": 0,
         "inventory": {},
         "instance": "sixtunnel",
-        "description": "the collection's default as the roles render it: peer-fingerprint TLS, AES-256-GCM, tap; the "
-        "laptop names the gateway by its address, so the gateway binds the tunnel to it (`local`)",
+        "description": "the collection's default as the roles render it: peer-fingerprint TLS, AES-256-GCM, tap",
     },
     {
         "name": "tun",
@@ -77,8 +75,8 @@ ROLE_PROFILES = [
     },
 ]
 
-# Each profile: its role profile, then what is changed. gateway/laptop: directive -> value ("" a flag, None: removed),
-# in a pair of its own. pair: the profile runs in that profile's
+# Each profile: its role profile, then what is changed. gateway/laptop: directive -> value ("" a flag, None: removed;
+# "{gateway_address}" is the pair gateway's address), in a pair of its own. pair: the profile runs in that profile's
 # pair (same containers, same OpenVPN processes) with only the gateway's table swapped before each of its samples,
 # so the comparison carries no difference between two pairs. nft: the gateway's table (absent: as the role renders
 # it by default; the converge renders the notrack chains, openvpn_server_firewall_notrack: true, and every table but
@@ -104,27 +102,18 @@ PROFILES = [
         "differ by (the noise of every comparison between two pairs)",
     },
     {
-        "name": "multihome",
-        "role": "default",
-        "gateway": {"local": None, "proto": "udp6", "multihome": ""},
-        "versions": ("26", "27"),
-        "description": "the default where the laptop names the gateway by a host name: not bound, dual-stack, "
-        "answering from the address used (`multihome`); every site's gateway before binding came",
-    },
-    {
         "name": "conntrack",
         "role": "default",
-        "pair": "multihome",
+        "pair": "default",
         "nft": "conntrack",
         "versions": ("26", "27"),
-        "description": "today's default (before this change): `multihome` with the gateway's table as it was, with "
-        "the forward chain's return-traffic rule (`ct state established,related`), which turns connection tracking "
-        "on for every packet of the gateway",
+        "description": "the default before this change: the gateway's table with the forward chain's return-traffic "
+        "rule (`ct state established,related`), which turns connection tracking on for every packet of the gateway",
     },
     {
         "name": "notrack",
         "role": "default",
-        "pair": "multihome",
+        "pair": "default",
         "nft": "notrack",
         "versions": ("26",),
         "description": "`conntrack` with `openvpn_server_firewall_notrack: true`: on a gateway that tracks "
@@ -137,6 +126,14 @@ PROFILES = [
         "nft": "off",
         "versions": ("26",),
         "description": "the default without the gateway's table inet sixtunnel (openvpn_server_firewall: none)",
+    },
+    {
+        "name": "local",
+        "role": "default",
+        "gateway": {"multihome": None, "local": "{gateway_address}"},
+        "versions": ("26",),
+        "description": "the default with the gateway's socket bound to its address (`local ADDRESS`, so no "
+        "`multihome`): what binding would save; the roles cannot render it, the plan does not know the address",
     },
     {"name": "tun", "role": "tun", "versions": ("26", "27")},
     {
@@ -173,9 +170,7 @@ def names(tag: str) -> dict[str, str]:
     }
 
 
-def write_inventory(directory: Path, ssh_dir: Path, gateway: str, laptop: str, gateway_address: str) -> Path:
-    """The converge's inventory: the laptops reach the gateway at `gateway_address`, as a site names its gateway by
-    its address (the gateway then binds each tunnel to it)."""
+def write_inventory(directory: Path, ssh_dir: Path, gateway: str, laptop: str) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     for stale in directory.glob("*"):
         if stale.is_file():
@@ -199,7 +194,7 @@ def write_inventory(directory: Path, ssh_dir: Path, gateway: str, laptop: str, g
         "    sixtunnel_gateways:\n"
         "      hosts:\n"
         f"        {gateway}:\n"
-        f"          sixtunnel_gateway_remotes: ['{gateway_address}']\n"
+        f"          sixtunnel_gateway_remotes: [{gateway}]\n"
         "          # Rendered for the `notrack` profile; every other pair drops these chains (the default's table).\n"
         "          openvpn_server_firewall_notrack: true\n"
         "    sixtunnel_laptops:\n"
@@ -250,10 +245,9 @@ def converge(tag: str, image_name: str, out: Path) -> dict:
     """
     n = names(tag)
     ssh_dir = out / f"dataplane-{tag}-ssh"
+    inventory = write_inventory(out / f"dataplane-{tag}", ssh_dir, n["gateway"], n["laptop"])
     for name in (n["gateway"], n["laptop"]):
         benchlab.start_container(name, image_name)
-    CONVERGE_ADDRESS[tag] = benchlab.container_address(n["gateway"])
-    inventory = write_inventory(out / f"dataplane-{tag}", ssh_dir, n["gateway"], n["laptop"], CONVERGE_ADDRESS[tag])
     benchlab.ssh_access([n["gateway"], n["laptop"]], ssh_dir)
     benchlab.log(f"data plane {tag}: converging the bench site with playbooks/site.yml")
     result = benchlab.ansible_playbook(inventory, PLAYBOOK)
@@ -296,12 +290,15 @@ def start_pair(profile: dict, tag: str) -> None:
     # One tunnel per pair: the other tunnels' units stop (their ports stay in the table, as on a site).
     benchlab.sh(gateway, " ".join(["systemctl stop"] + [f"openvpn-server@sixtunnel-{r['laptop']}" for r in others]))
     benchlab.sh(laptop, " ".join(["systemctl stop"] + [f"openvpn-client@{r['instance']}" for r in others]))
+    # The laptop's configuration names the converge's gateway: here it is this pair's gateway, over IPv6.
+    benchlab.sh(laptop, f"echo '{address} {n['gateway']}' >> /etc/hosts")
     gateway_config = f"/etc/openvpn/server/{gateway_instance}.conf"
     laptop_config = f"/etc/openvpn/client/{role['instance']}.conf"
     for container, path, key in ((gateway, gateway_config, "gateway"), (laptop, laptop_config, "laptop")):
-        # Both ends name the converge gateway's address (`local`, `remote`): here it is this pair's gateway.
-        config = benchlab.sh(container, f"cat {path}").replace(CONVERGE_ADDRESS[tag], address)
-        changes = profile.get(f"{key}_changes", {})
+        config = benchlab.sh(container, f"cat {path}")
+        changes = {
+            k: (v.format(gateway_address=address) if v else v) for k, v in profile.get(f"{key}_changes", {}).items()
+        }
         profile[f"{key}_directives"] = directives(derive(config, changes))
         # verb 3 on every profile alike: OpenVPN then says at start why it does not use DCO (at its default, verb 1,
         # it says nothing); it logs nothing per packet below verb 5.
@@ -354,8 +351,6 @@ def firewall_of(table: str | None) -> dict:
     }
 
 
-# The converge gateway's address per OpenVPN version (tag): what the rendered configurations name.
-CONVERGE_ADDRESS: dict[str, str] = {}
 # The table each gateway container has loaded now (None: none), so a swap happens only when it changes.
 LOADED_TABLES: dict[str, str | None] = {}
 

@@ -259,9 +259,7 @@ _value:
           C(laptop_ip) (bare addresses), C(port), C(interface) (the laptop's device), C(mode) (V(p2p) or V(server), the
           gateway instance's), C(gateway_interface) (the gateway's device), C(routed_networks), C(auth), C(dev_type), C(tun_mtu),
           C(proto) (the laptop's), C(transport) (V(udp) or V(tcp)), C(gateway_proto) and C(laptop_proto) (the
-          OpenVPN C(proto) line of each end), C(remotes) (C({host, port}) each), C(gateway_local) (the one address
-          every remote names, when it is an IP literal, in compact form, else empty; the gateway binds the tunnel to it,
-          OpenVPN's C(local), when the address is its own; UDP only), C(http_proxy), C(remote_ports)
+          OpenVPN C(proto) line of each end), C(remotes) (C({host, port}) each), C(http_proxy), C(remote_ports)
           (where the laptop's OpenVPN packets go), C(verify_traffic), C(tls_crypt) (whether the control channel is
           protected), C(tls_crypt_option) (V(tls-crypt) in mode p2p, V(tls-crypt-v2) in mode server, empty without
           protection), C(gateway_tls_crypt_key) (the path of the key the laptop gets, as the gateway keeps it;
@@ -299,7 +297,6 @@ _value:
           remotes:
           - host: gateway.example.org
             port: 1194
-          gateway_local: ""
           http_proxy: {}
           remote_ports:
           - 1194

@@ -924,8 +924,6 @@ def _tunnel_record(
         "transport": transport,
         # The gateway listens dual-stack on an IPv6 socket: laptops may come over IPv4 or IPv6.
         "gateway_proto": "tcp6-server" if transport == "tcp" else "udp6",
-        # Where all remotes name one address: the gateway binds the tunnel to it if the address is its own.
-        "gateway_local": _gateway_local(remotes),
         "laptop_proto": f"{laptop.proto}-client" if transport == "tcp" else laptop.proto,
         "remotes": remotes,
         "http_proxy": {"host": laptop.http_proxy[0], "port": laptop.http_proxy[1]} if laptop.http_proxy else {},
@@ -943,19 +941,6 @@ def _tunnel_record(
         "gateway_laptop_dir": f"{paths['dir']}/{gateway_laptop_subdir}",
         "gateway_old_instances": [_gateway_instance_paths(name) for name in old_instances],
     }
-
-
-def _gateway_local(remotes: list[dict]) -> str:
-    """The one address all of a laptop's remotes name, as an IP literal in its compact form (``2001:db8::10``,
-    ``192.0.2.10``); '' when a remote is a host name or the remotes name more than one address. Only these can the
-    gateway bind to (OpenVPN's ``local``): a name may resolve differently on the gateway than on the laptop."""
-    hosts = {remote["host"] for remote in remotes}
-    if len(hosts) != 1:
-        return ""
-    host = hosts.pop()
-    if netaddr.valid_ipv4(host, netaddr.INET_PTON) or netaddr.valid_ipv6(host):
-        return str(netaddr.IPAddress(host, flags=netaddr.INET_PTON))
-    return ""
 
 
 def _gateway_instance_paths(instance: str) -> dict:

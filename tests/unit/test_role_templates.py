@@ -60,16 +60,14 @@ def gateway_tunnel(dev_type="tap", transport="udp", tunnel_id=0):
         "gateway_dir": f"/etc/openvpn/server/sixtunnel-laptop{tunnel_id}",
         "gateway_management": f"/etc/openvpn/server/sixtunnel-laptop{tunnel_id}/management.sock",
         "remotes": [{"host": "vpn.example.org", "port": 1194 + tunnel_id}],
-        "gateway_local": "",
         "http_proxy": None,
     }
 
 
-def render_gateway_conf(tunnel, version="2.6.14", tls_crypt=(), own_addresses=()):
+def render_gateway_conf(tunnel, version="2.6.14", tls_crypt=()):
     return render(
         "roles/openvpn_server/templates/tunnel.conf.j2",
         tunnel=tunnel,
-        __openvpn_server_own_addresses=list(own_addresses),
         openvpn_server_keepalive="5 60",
         openvpn_server_socket_buffer=2097152,
         openvpn_server_fast_io=True,
@@ -114,35 +112,6 @@ def test_tun_queue_holds_1000_packets_on_both_ends(render_conf, version):
     assert not any(
         line.startswith("txqueuelen") for line in rendered_lines(render_conf(gateway_tunnel("tap"), version))
     )
-
-
-def socket_lines(lines):
-    return [line for line in lines if line.split()[0] in ("proto", "local", "multihome")]
-
-
-@pytest.mark.parametrize(
-    ("gateway_local", "own_addresses", "expected"),
-    [
-        ("2001:db8:eeee::10", ["2001:db8:eeee::10", "fe80::1"], ["proto udp6", "local 2001:db8:eeee::10"]),
-        ("192.0.2.10", ["192.0.2.10"], ["proto udp4", "local 192.0.2.10"]),
-        # Behind a NAT the laptops' address is not the gateway's: it listens on all and answers from the one used.
-        ("203.0.113.7", ["192.0.2.10"], ["proto udp6", "multihome"]),
-        ("", ["192.0.2.10"], ["proto udp6", "multihome"]),
-    ],
-    ids=["own-ipv6", "own-ipv4", "not-its-own", "a-name"],
-)
-def test_gateway_binds_a_tunnel_to_the_one_address_its_laptop_uses_when_it_is_its_own(
-    gateway_local, own_addresses, expected
-):
-    tunnel = gateway_tunnel() | {"gateway_local": gateway_local}
-    assert socket_lines(rendered_lines(render_gateway_conf(tunnel, own_addresses=own_addresses))) == expected
-
-
-def test_tcp_tunnels_are_never_bound():
-    tunnel = gateway_tunnel(transport="tcp") | {"gateway_local": "192.0.2.10"}
-    assert socket_lines(rendered_lines(render_gateway_conf(tunnel, own_addresses=["192.0.2.10"]))) == [
-        "proto tcp6-server"
-    ]
 
 
 def management_lines(lines):

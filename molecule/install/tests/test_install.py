@@ -109,11 +109,3 @@ def test_the_ledger_and_the_profile_are_where_the_readme_says(user):
 
 def test_the_laptop_reaches_the_site_through_its_tunnel(user):
     assert ping6(container(HOSTS["laptop1"]), SITE_ADDRESS)
-
-
-def test_the_gateway_binds_the_tunnel_to_the_address_the_inventory_names(user):
-    # The inventory names the gateway by its IPv4 address, which is its own: the tunnel is bound to it.
-    gateway = container(HOSTS["gateway"])
-    address = address_facing(gateway, container(HOSTS["laptop1"]), 4)
-    lines = gateway.check_output("grep -E '^(proto|local|multihome)' /etc/openvpn/server/sixtunnel-laptop1.conf")
-    assert lines.splitlines() == ["proto udp4", f"local {address}"]

@@ -213,19 +213,6 @@ def test_gateway_answers_from_the_address_the_laptop_used(plan, gateway_vars):
         assert not rejected, f"{host} rejected packets from an unexpected address: {rejected[-3:]}"
 
 
-def test_gateway_binds_the_tunnel_of_a_laptop_that_uses_one_literal_address_of_its_own(plan, gateway_vars):
-    # laptop1 names the gateway's uplink address; laptop3 a name, which only the laptop resolves.
-    gateway = container(GATEWAY)
-    directives = {
-        name: gateway.check_output(f"grep -E '^(proto|local|multihome)' {plan[name]['gateway_config']}").splitlines()
-        for name in (LAPTOP1, LAPTOP3)
-    }
-    assert directives[LAPTOP1] == ["proto udp6", f"local {gateway_vars['rn_uplink_address']}"]
-    assert directives[LAPTOP3] == ["proto udp6", "multihome"]
-    sockets = gateway.check_output(f"ss -Hlnu sport = :{plan[LAPTOP1]['port']}")
-    assert f"[{gateway_vars['rn_uplink_address']}]:{plan[LAPTOP1]['port']}" in sockets, sockets
-
-
 # 4. The gateway's other tenant, a road-warrior server in /etc/openvpn/server
 
 

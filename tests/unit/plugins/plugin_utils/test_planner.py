@@ -156,7 +156,6 @@ def test_plan_of_the_seed_layout():
                 "gateway_proto": "udp6",
                 "laptop_proto": "udp",
                 "remotes": [],
-                "gateway_local": "",
                 "http_proxy": {},
                 "remote_ports": [],
                 "verify_traffic": True,
@@ -976,23 +975,6 @@ def test_connection_fields_are_derived_once():
     assert three["http_proxy"] == {"host": "proxy.example", "port": 3128}
     assert three["remote_ports"] == [3128]
     assert (one["export_dir"], three["export_dir"]) == ("/exports", "/x")
-
-
-@pytest.mark.parametrize(
-    ("remotes", "gateway_local"),
-    [
-        (["2001:DB8:eeee:0::10"], "2001:db8:eeee::10"),
-        (["192.0.2.10", {"host": "192.0.2.10", "port": 443}], "192.0.2.10"),
-        (["gw.example"], ""),
-        (["192.0.2.10", "2001:db8:eeee::10"], ""),
-        (["10"], ""),
-    ],
-    ids=["ipv6", "one-ipv4-twice", "name", "two-addresses", "not-a-literal"],
-)
-def test_gateway_local_is_the_one_literal_address_all_remotes_name(remotes, gateway_local):
-    # Only a literal can the gateway bind to; a name may resolve differently on the gateway than on the laptop.
-    (tunnel,) = plan_tunnels(SITE, [laptop("laptop1", 0, remotes=remotes)])["tunnels"]
-    assert tunnel["gateway_local"] == gateway_local
 
 
 @pytest.mark.parametrize(
